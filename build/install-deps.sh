@@ -18,6 +18,24 @@ PACKAGES=(
   procps psmisc iproute2 ca-certificates
 )
 
+# Go is not a Debian package here (bookworm's is too old): it must be
+# Go >= 1.26 on PATH or in /usr/local/go.
+check_go() {
+  local go
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  if [ ! -x "$go" ]; then
+    echo "install-deps: Go 1.26 or newer is needed (https://go.dev/dl/, unpacked in /usr/local/go)" >&2
+    return 1
+  fi
+  local v
+  v=$("$go" env GOVERSION)
+  case "$v" in
+    go1.2[6-9]*|go1.[3-9][0-9]*|go[2-9]*) ;;
+    *) echo "install-deps: $go is $v; Go 1.26 or newer is needed" >&2; return 1 ;;
+  esac
+}
+check_go
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs one group of the Go test suite; CTest registers each group.
+#
+#   build/go-tests.sh vet      go vet and gofmt over the whole module
+#   build/go-tests.sh unit     every package except the end-to-end ones
+#   build/go-tests.sh exports  the built module exports only C_* symbols
+#   build/go-tests.sh fuzz     every fuzz target for FUZZTIME (default 10s)
+#   build/go-tests.sh e2e      end-to-end packages (pcscd + vpcd), one at a time
+#
+# End-to-end packages are those whose import path ends in "e2e"; they use the
+# machine's two vpcd reader slots and so never run in parallel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO="${GO:-go}"
+command -v "$GO" >/dev/null || GO=/usr/local/go/bin/go
+
+all_pkgs() { "$GO" list ./... ; }
+e2e_pkgs() { all_pkgs | grep -E 'e2e$' || true; }
+unit_pkgs() { all_pkgs | grep -vE 'e2e$'; }
+
+case "${1:-}" in
+vet)
+  "$GO" vet ./...
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$unformatted" ]; then
+    echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+  fi
+  ;;
+unit)
+  # shellcheck disable=SC2046
+  "$GO" test -count=1 $(unit_pkgs)
+  ;;
+exports)
+  so="${COOLKEY_MODULE:-_build/libcoolkeypk11.so}"
+  [ -f "$so" ] || { echo "exports: $so not built"; exit 1; }
+  bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^C_' || true)
+  if [ -n "$bad" ]; then
+    echo "exports: $so exports symbols other than C_*:"; echo "$bad"; exit 1
+  fi
+  n=$(nm -D --defined-only "$so" | grep -c ' C_' || true)
+  echo "exports: $so exports $n symbols, all C_*"
+  [ "$n" -ge 68 ] || { echo "exports: expected the whole PKCS#11 API (>= 68 C_* functions)"; exit 1; }
+  ;;
+fuzz)
+  fuzztime="${FUZZTIME:-10s}"
+  status=0
+  for pkg in $(all_pkgs); do
+    dir=$("$GO" list -f '{{.Dir}}' "$pkg")
+    grep -lq '^func Fuzz' "$dir"/*_test.go 2>/dev/null || continue
+    for target in $("$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+      echo "== fuzz $pkg $target ($fuzztime)"
+      if ! "$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"; then
+        status=1
+      fi
+    done
+  done
+  exit $status
+  ;;
+e2e)
+  pkgs=$(e2e_pkgs)
+  if [ -z "$pkgs" ]; then echo "e2e: no end-to-end packages yet"; exit 0; fi
+  ./build/pcscd.sh start
+  # shellcheck disable=SC2086
+  "$GO" test -p 1 -count=1 -timeout 45m $pkgs
+  ;;
+*)
+  echo "usage: $0 vet|unit|exports|fuzz|e2e" >&2
+  exit 2
+  ;;
+esac
