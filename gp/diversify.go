@@ -115,12 +115,9 @@ func diversifyKey(master Key, d Diversification, kdd []byte, num byte) (Key, err
 		if master.typ != AES {
 			return Key{}, fmt.Errorf("gp: kdf3 diversification needs AES master keys")
 		}
-		var out []byte
-		for i := byte(1); len(out) < len(master.b); i++ {
-			in := append([]byte{i, 0, 0, 0, num, 0}, kdd...)
-			out = append(out, aesCMAC(master.b, in)...)
-		}
-		return Key{typ: AES, b: out[:len(master.b)]}, nil
+		// GPPro template "$_ 00 00 00 $k 00 kdd0..kdd9": the counter first.
+		b := append([]byte{0, 0, 0, num, 0}, kdd...)
+		return Key{typ: AES, b: kdfCounter(master.b, nil, b, len(master.b))}, nil
 	}
 	return Key{}, fmt.Errorf("gp: unsupported key diversification %v", d)
 }

@@ -89,19 +89,28 @@ const (
 	scp03ConstSRMAC          = 0x07
 )
 
-// scp03KDF is the NIST SP 800-108 counter-mode KDF with AES-CMAC as SCP03
-// uses it: for i = 1.., AES-CMAC(key, 00×11 ‖ constant ‖ 00 ‖ L ‖ i ‖ context),
-// concatenated and cut to L bits.
-func scp03KDF(key []byte, constant byte, bits int, context []byte) []byte {
+// kdfCounter is the NIST SP 800-108 KDF in counter mode with AES-CMAC and a
+// one-byte counter between two fixed blocks: for i = 1..,
+// AES-CMAC(key, a ‖ i ‖ b), concatenated and cut to n bytes.
+func kdfCounter(key, a, b []byte, n int) []byte {
 	var out []byte
-	for i := byte(1); len(out)*8 < bits; i++ {
-		in := make([]byte, 0, 16+len(context))
-		in = append(in, make([]byte, 11)...)
-		in = append(in, constant, 0x00, byte(bits>>8), byte(bits), i)
-		in = append(in, context...)
+	for i := byte(1); len(out) < n; i++ {
+		in := make([]byte, 0, len(a)+1+len(b))
+		in = append(in, a...)
+		in = append(in, i)
+		in = append(in, b...)
 		out = append(out, aesCMAC(key, in)...)
 	}
-	return out[:bits/8]
+	return out[:n]
+}
+
+// scp03KDF is the SCP03 data derivation: kdfCounter with a = 00×11 ‖
+// constant ‖ 00 ‖ L (u16, bits) and b = context.
+func scp03KDF(key []byte, constant byte, bits int, context []byte) []byte {
+	a := make([]byte, 15)
+	a[11] = constant // a[12] is the 00 separator
+	a[13], a[14] = byte(bits>>8), byte(bits)
+	return kdfCounter(key, a, context, bits/8)
 }
 
 // SCP03SessionKeys derives SCP03 session keys with context = host challenge ‖
