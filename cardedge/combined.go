@@ -227,7 +227,9 @@ func decodeRecord(r *reader) (Record, error) {
 	if int(n) > r.len()/5 { // an attribute takes at least 5 bytes
 		return Record{}, malformed("object %v claims %d attributes in %d bytes", rec.ID, n, r.len())
 	}
-	rec.Attributes = make([]Attribute, 0, n)
+	if n > 0 {
+		rec.Attributes = make([]Attribute, 0, n)
+	}
 	for i := 0; i < int(n); i++ {
 		t, ok1 := r.u32()
 		dt, ok2 := r.u8()
