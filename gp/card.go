@@ -227,3 +227,12 @@ func (c *CardSession) SequenceCounter() uint16 { return c.cfg.SequenceCounter }
 // SessionKeys returns the session keys of the channel being opened or open
 // (zero when idle).
 func (c *CardSession) SessionKeys() SessionKeys { return c.ch.keys }
+
+// String describes the session without its keys.
+func (c *CardSession) String() string {
+	state := map[cardState]string{cardIdle: "idle", cardInitialized: "awaiting EXTERNAL AUTHENTICATE", cardOpen: "open"}[c.state]
+	return fmt.Sprintf("gp.CardSession(%v, key version %02X, %s)", c.cfg.Protocol, c.cfg.Keys.Version, state)
+}
+
+// Format makes every verb print the redacted form.
+func (c *CardSession) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }

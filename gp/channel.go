@@ -187,11 +187,8 @@ func (ch *channel) unwrap(w Command, decrypt bool, afterAuth bool) (Command, err
 	got := w.Data[len(w.Data)-8:]
 	plain := Command{CLA: w.CLA, INS: w.INS, P1: w.P1, P2: w.P2, HasLe: w.HasLe, Le: w.Le}
 	fail := func(err error) (Command, error) {
-		switch err {
-		case ErrLength:
+		if err == ErrLength {
 			return Command{}, statusError(SWWrongLength, fmt.Errorf("encrypted command data of %d bytes: %w", len(body), err))
-		case ErrBadPadding:
-			return Command{}, statusError(SWSecurityNotSatisfied, err)
 		}
 		return Command{}, statusError(SWSecurityNotSatisfied, err)
 	}

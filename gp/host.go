@@ -178,3 +178,14 @@ func (h *HostSession) CardKeys() KeySet { return h.card }
 
 // SessionKeys returns the session keys after ExternalAuthenticate.
 func (h *HostSession) SessionKeys() SessionKeys { return h.ch.keys }
+
+// String describes the session without its keys.
+func (h *HostSession) String() string {
+	if h.state != hostAuthenticated {
+		return "gp.HostSession(not authenticated)"
+	}
+	return fmt.Sprintf("gp.HostSession(%v, level %02X, key version %02X)", h.ch.proto, byte(h.ch.level), h.resp.KeyVersion)
+}
+
+// Format makes every verb print the redacted form.
+func (h *HostSession) Format(f fmt.State, _ rune) { fmt.Fprint(f, h.String()) }
