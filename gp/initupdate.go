@@ -170,6 +170,9 @@ func ParseInitializeUpdateResponse(data []byte, p Protocol) (InitializeUpdateRes
 		r.CardChallenge = bytes.Clone(data[14:20])
 		copy(r.CardCryptogram[:], data[20:28])
 	case SCP03:
+		if len(data) < initUpdateRespLenSCP03 {
+			return InitializeUpdateResponse{}, wrongLen()
+		}
 		r.Param = data[12]
 		want := initUpdateRespLenSCP03
 		if r.Param&scp03PseudoRandom != 0 {

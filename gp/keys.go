@@ -130,9 +130,6 @@ func (k Key) String() string {
 	return fmt.Sprintf("gp.Key(%v-%d, KCV %X)", k.typ, len(k.b)*8, kcv[:])
 }
 
-// GoString is used by %#v; it redacts too.
-func (k Key) GoString() string { return k.String() }
-
 // Format makes every verb (%x and %v included) print the redacted form.
 func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
@@ -188,9 +185,6 @@ func (s KeySet) Equal(o KeySet) bool {
 func (s KeySet) String() string {
 	return fmt.Sprintf("gp.KeySet(version %02X, ENC %v, MAC %v, KEK %v)", s.Version, s.ENC, s.MAC, s.KEK)
 }
-
-// GoString redacts like String.
-func (s KeySet) GoString() string { return s.String() }
 
 // Format makes every verb print the redacted form.
 func (s KeySet) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }

@@ -20,9 +20,6 @@ func (s SessionKeys) String() string {
 	return fmt.Sprintf("gp.SessionKeys(ENC %v, MAC %v, RMAC %v, DEK %v)", s.ENC, s.MAC, s.RMAC, s.DEK)
 }
 
-// GoString redacts like String.
-func (s SessionKeys) GoString() string { return s.String() }
-
 // Format makes every verb print the redacted form.
 func (s SessionKeys) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
 

@@ -205,8 +205,8 @@ func ParsePutKey(c Command) (PutKey, error) {
 	if c.P2 != putKeyP2 {
 		return PutKey{}, statusError(SWWrongP1P2, fmt.Errorf("PUT KEY P2 %02X: only 81 (three keys from index 1) is supported", c.P2))
 	}
-	if len(c.Data) < 1 {
-		return PutKey{}, statusError(SWWrongLength, fmt.Errorf("empty PUT KEY data: %w", ErrLength))
+	if len(c.Data) < 1 || len(c.Data) > 255 {
+		return PutKey{}, statusError(SWWrongLength, fmt.Errorf("PUT KEY data of %d bytes: %w", len(c.Data), ErrLength))
 	}
 	p := PutKey{CurrentVersion: c.P1, NewVersion: c.Data[0], WithLe: c.HasLe}
 	rest := c.Data[1:]
