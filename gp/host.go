@@ -16,6 +16,12 @@ type HostConfig struct {
 	// Diversification is DiversifyNone).
 	Keys            KeySet
 	Diversification Diversification
+	// KeyLookup, when set, replaces Keys and Diversification: it is called
+	// with the card's INITIALIZE UPDATE answer and returns the master keys
+	// and diversification for that card and key version, as a TKS looks up
+	// its key set by key information (e.g. developer keys undiversified for
+	// version 01, VISA2-diversified master keys above).
+	KeyLookup func(InitializeUpdateResponse) (KeySet, Diversification, error)
 	// Level is the security level requested in EXTERNAL AUTHENTICATE;
 	// 0 means LevelMACEnc, which Dogtag always uses.
 	Level SecurityLevel
@@ -51,8 +57,10 @@ const (
 // NewHostSession checks the configuration and returns a session ready for
 // InitializeUpdate.
 func NewHostSession(cfg HostConfig) (*HostSession, error) {
-	if err := cfg.Keys.Validate(); err != nil {
-		return nil, err
+	if cfg.KeyLookup == nil {
+		if err := cfg.Keys.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Level == 0 {
 		cfg.Level = LevelMACEnc
@@ -114,9 +122,14 @@ func (h *HostSession) ExternalAuthenticate(initUpdateResponse []byte) ([]byte, e
 			h.cfg.KeyVersion, r.KeyVersion, ErrKeyVersion)
 	}
 	p := r.layout()
-	master := h.cfg.Keys
+	master, div := h.cfg.Keys, h.cfg.Diversification
+	if h.cfg.KeyLookup != nil {
+		if master, div, err = h.cfg.KeyLookup(r); err != nil {
+			return nil, fmt.Errorf("gp: key lookup for key version %02X: %w", r.KeyVersion, err)
+		}
+	}
 	master.Version = r.KeyVersion
-	card, err := Diversify(master, h.cfg.Diversification, r.KDD[:])
+	card, err := Diversify(master, div, r.KDD[:])
 	if err != nil {
 		return nil, err
 	}

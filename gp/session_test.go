@@ -29,7 +29,7 @@ func defaultKDD() [KDDLen]byte {
 	return [KDDLen]byte{0x40, 0x90, 0x61, 0x45, 0xC7, 0x62, 0x24, 0x19, 0x2D, 0x2B}
 }
 
-func newPair(t *testing.T, o pairOpts) pair {
+func newPair(t testing.TB, o pairOpts) pair {
 	t.Helper()
 	cardKeys, err := Diversify(o.master, o.div, o.kdd[:])
 	if err != nil {
@@ -48,7 +48,7 @@ func newPair(t *testing.T, o pairOpts) pair {
 }
 
 // open runs INITIALIZE UPDATE and EXTERNAL AUTHENTICATE between the two.
-func (p pair) open(t *testing.T) {
+func (p pair) open(t testing.TB) {
 	t.Helper()
 	iu, err := p.host.InitializeUpdate()
 	if err != nil {
@@ -122,7 +122,7 @@ func variants() []variant {
 	return out
 }
 
-func (v variant) pair(t *testing.T) pair {
+func (v variant) pair(t testing.TB) pair {
 	return newPair(t, pairOpts{protocol: v.proto, level: v.level, master: v.keys, div: v.div, kdd: defaultKDD()})
 }
 
@@ -719,5 +719,49 @@ func TestParseKeyErrorDoesNotEchoInput(t *testing.T) {
 	k, err := ParseKey(DES3, "40:41:42:43:44:45:46:47 48:49:4A:4B:4C:4D:4E:4F")
 	if err != nil || !k.Equal(DeveloperKeySet().ENC) {
 		t.Errorf("ParseKey: %v", err)
+	}
+}
+
+func TestHostKeyLookup(t *testing.T) {
+	// A TKS-like lookup: developer keys for version 01, a VISA2-diversified
+	// master key set for version 02.
+	master2 := KeySet{Version: 2}
+	for _, k := range []*Key{&master2.ENC, &master2.MAC, &master2.KEK} {
+		*k, _ = GenerateKey(DES3, 16, rand.Reader)
+	}
+	lookup := func(r InitializeUpdateResponse) (KeySet, Diversification, error) {
+		switch r.KeyVersion {
+		case 1:
+			return DeveloperKeySet(), DiversifyNone, nil
+		case 2:
+			return master2, DiversifyVISA2, nil
+		}
+		return KeySet{}, 0, errors.New("no such key set")
+	}
+	kdd := defaultKDD()
+	card2, _ := Diversify(master2, DiversifyVISA2, kdd[:])
+	for _, cardKeys := range []KeySet{DeveloperKeySet(), card2} {
+		card, err := NewCardSession(CardConfig{Protocol: SCP02, Keys: cardKeys, KDD: kdd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, err := NewHostSession(HostConfig{KeyLookup: lookup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pair{host, card}
+		p.open(t)
+		p.send(t, []byte{0x84, 0xF0, 0x0F, 0x00})
+		if !host.CardKeys().Equal(cardKeys) {
+			t.Errorf("host derived %v, card has %v", host.CardKeys(), cardKeys)
+		}
+	}
+	// Unknown version: the lookup error comes back.
+	card, _ := NewCardSession(CardConfig{Protocol: SCP01, Keys: KeySet{Version: 9, ENC: master2.ENC, MAC: master2.MAC, KEK: master2.KEK}})
+	host, _ := NewHostSession(HostConfig{KeyLookup: lookup})
+	iu, _ := host.InitializeUpdate()
+	resp, _ := card.InitializeUpdate(iu)
+	if _, err := host.ExternalAuthenticate(append(resp, 0x90, 0x00)); err == nil || !strings.Contains(err.Error(), "no such key set") {
+		t.Errorf("unknown version: %v", err)
 	}
 }
