@@ -1,0 +1,580 @@
+package pkcs11mod
+
+import (
+	"reflect"
+	"slices"
+	"sync"
+)
+
+// session is pkcs11mod's side of one PKCS#11 session: the backend session
+// and the state of the operations in progress (at most one of each kind).
+type session struct {
+	// mu serialises the calls on this session; the backend session and the
+	// fields below are only used under it.
+	mu     sync.Mutex
+	handle SessionHandle
+	slot   SlotID // immutable
+	rw     bool   // immutable
+	be     Session
+	closed bool
+
+	find    *findState
+	sign    *opState[SignOperation]
+	decrypt *opState[DecryptOperation]
+	encrypt *opState[EncryptOperation]
+	digest  *opState[DigestOperation]
+	verify  *opState[VerifyOperation]
+	wrap    *wrapState
+}
+
+// opState is an operation in progress.
+type opState[T any] struct {
+	op T
+	// multi is set by the first Update, single by the first one-part call
+	// that reached the backend; an operation is one or the other.
+	multi, single bool
+	pending       pendingOutput
+}
+
+type findState struct {
+	handles []ObjectHandle
+}
+
+// wrapState keeps a wrapped key computed for a length query, with the
+// arguments it was computed for.
+type wrapState struct {
+	mech             Mechanism
+	wrappingKey, key ObjectHandle
+	pending          pendingOutput
+}
+
+// endsOperation reports whether a call that failed with err terminates its
+// operation: every failure does except CKR_BUFFER_TOO_SMALL (v3.0 §5.2).
+func endsOperation(err error) bool {
+	return err != nil && returnValue(err) != CKR_BUFFER_TOO_SMALL
+}
+
+func (in *instance) countSessions(slot SlotID) (all, rw uint) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, s := range in.sessions {
+		if s.slot == slot {
+			all++
+			if s.rw {
+				rw++
+			}
+		}
+	}
+	return all, rw
+}
+
+// withSession runs f on session h under its lock, inside an initialized
+// library. A failure meaning the backend session is gone (card removed)
+// closes the session.
+func (l *library) withSession(h SessionHandle, f func(in *instance, s *session) error) error {
+	in, done, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer done()
+	in.mu.Lock()
+	s := in.sessions[h]
+	in.mu.Unlock()
+	if s == nil {
+		return CKR_SESSION_HANDLE_INVALID
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return CKR_SESSION_HANDLE_INVALID
+	}
+	err = f(in, s)
+	if err != nil && !s.closed && sessionGone(err) {
+		in.log.Info("session lost", "session", h, "err", err)
+		in.closeLocked(s, false)
+	}
+	return err
+}
+
+// closeLocked closes s (whose lock the caller holds). With logoutIfLast it
+// logs the token out when s was the last session on its slot, as PKCS#11
+// requires of C_CloseSession and C_CloseAllSessions.
+func (in *instance) closeLocked(s *session, logoutIfLast bool) error {
+	in.mu.Lock()
+	delete(in.sessions, s.handle)
+	last := true
+	for _, o := range in.sessions {
+		if o.slot == s.slot {
+			last = false
+			break
+		}
+	}
+	in.mu.Unlock()
+	s.closed = true
+	if logoutIfLast && last {
+		if st, err := s.be.LoginState(); err == nil && st != LoggedOut {
+			if err := s.be.Logout(); err != nil {
+				in.log.Warn("logout of last session", "session", s.handle, "err", err)
+			}
+		}
+	}
+	return s.be.Close()
+}
+
+func (l *library) openSession(slot SlotID, flags uint) (SessionHandle, error) {
+	if flags&CKF_SERIAL_SESSION == 0 {
+		return 0, CKR_SESSION_PARALLEL_NOT_SUPPORTED
+	}
+	in, done, err := l.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	rw := flags&CKF_RW_SESSION != 0
+	be, err := in.backend.OpenSession(slot, rw)
+	if err != nil {
+		return 0, err
+	}
+	s := &session{
+		handle: SessionHandle(l.lastSession.Add(1)),
+		slot:   slot,
+		rw:     rw,
+		be:     be,
+	}
+	in.mu.Lock()
+	in.sessions[s.handle] = s
+	in.mu.Unlock()
+	return s.handle, nil
+}
+
+func (l *library) closeSession(h SessionHandle) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		return in.closeLocked(s, true)
+	})
+}
+
+func (l *library) closeAllSessions(slot SlotID) error {
+	in, done, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := in.backend.SlotInfo(slot); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	var victims []*session
+	for _, s := range in.sessions {
+		if s.slot == slot {
+			victims = append(victims, s)
+		}
+	}
+	in.mu.Unlock()
+	// Close in handle order so the last one (which logs out) is
+	// deterministic.
+	slices.SortFunc(victims, func(a, b *session) int { return int(a.handle) - int(b.handle) })
+	var first error
+	for _, s := range victims {
+		s.mu.Lock()
+		if !s.closed {
+			if err := in.closeLocked(s, true); err != nil && first == nil {
+				first = err
+			}
+		}
+		s.mu.Unlock()
+	}
+	return first
+}
+
+// SessionState is what C_GetSessionInfo reports.
+type sessionState struct {
+	slot  SlotID
+	state uint // CKS_*
+	flags uint // CKF_SERIAL_SESSION, CKF_RW_SESSION
+}
+
+func (l *library) sessionInfo(h SessionHandle) (sessionState, error) {
+	var info sessionState
+	err := l.withSession(h, func(in *instance, s *session) error {
+		ls, err := s.be.LoginState()
+		if err != nil {
+			return err
+		}
+		info = sessionState{slot: s.slot, state: sessionStateOf(ls, s.rw), flags: CKF_SERIAL_SESSION}
+		if s.rw {
+			info.flags |= CKF_RW_SESSION
+		}
+		return nil
+	})
+	return info, err
+}
+
+// sessionStateOf derives a session's CKS_* state from its token's login
+// state: login is per token, so every session of the application shares it.
+func sessionStateOf(ls LoginState, rw bool) uint {
+	switch {
+	case ls == SOLoggedIn:
+		return CKS_RW_SO_FUNCTIONS
+	case ls == UserLoggedIn && rw:
+		return CKS_RW_USER_FUNCTIONS
+	case ls == UserLoggedIn:
+		return CKS_RO_USER_FUNCTIONS
+	case rw:
+		return CKS_RW_PUBLIC_SESSION
+	}
+	return CKS_RO_PUBLIC_SESSION
+}
+
+func (l *library) login(h SessionHandle, user UserType, pin []byte) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		switch user {
+		case CKU_SO:
+			in.mu.Lock()
+			roExists := false
+			for _, o := range in.sessions {
+				if o.slot == s.slot && !o.rw {
+					roExists = true
+				}
+			}
+			in.mu.Unlock()
+			if roExists {
+				return CKR_SESSION_READ_ONLY_EXISTS
+			}
+		case CKU_USER, CKU_CONTEXT_SPECIFIC:
+		default:
+			return CKR_USER_TYPE_INVALID
+		}
+		return s.be.Login(user, pin)
+	})
+}
+
+func (l *library) logout(h SessionHandle) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		return s.be.Logout()
+	})
+}
+
+func (l *library) initPIN(h SessionHandle, pin []byte) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		pm, ok := s.be.(PINManager)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return pm.InitPIN(pin)
+	})
+}
+
+func (l *library) setPIN(h SessionHandle, oldPIN, newPIN []byte) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		pm, ok := s.be.(PINManager)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return pm.SetPIN(oldPIN, newPIN)
+	})
+}
+
+// sessionOnly checks the session and then fails with rv: for functions
+// pkcs11mod does not support, so that bad handles are still reported.
+func (l *library) sessionOnly(h SessionHandle, rv Error) error {
+	return l.withSession(h, func(*instance, *session) error { return rv })
+}
+
+// ---- objects ----
+
+func (l *library) objectManager(h SessionHandle, f func(ObjectManager) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		om, ok := s.be.(ObjectManager)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return f(om)
+	})
+}
+
+func (l *library) getAttributeValue(h SessionHandle, obj ObjectHandle, types []AttributeType, slots []attrSlot) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		res, err := s.be.GetAttributes(obj, types)
+		if err != nil {
+			return err
+		}
+		return fillTemplate(slots, res)
+	})
+}
+
+func (l *library) findObjectsInit(h SessionHandle, template []Attribute) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		if s.find != nil {
+			return CKR_OPERATION_ACTIVE
+		}
+		handles, err := s.be.FindObjects(template)
+		if err != nil {
+			return err
+		}
+		s.find = &findState{handles: handles}
+		return nil
+	})
+}
+
+// findObjects hands out up to max handles of the active search.
+func (l *library) findObjects(h SessionHandle, max int) ([]ObjectHandle, error) {
+	var out []ObjectHandle
+	err := l.withSession(h, func(in *instance, s *session) error {
+		if s.find == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		n := min(max, len(s.find.handles))
+		out = s.find.handles[:n:n]
+		s.find.handles = s.find.handles[n:]
+		return nil
+	})
+	return out, err
+}
+
+func (l *library) findObjectsFinal(h SessionHandle) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		if s.find == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		s.find = nil
+		return nil
+	})
+}
+
+// ---- operations ----
+
+// opSlot selects one kind of operation of a session.
+type opSlot[T any] func(*session) **opState[T]
+
+func signSlot(s *session) **opState[SignOperation]       { return &s.sign }
+func decryptSlot(s *session) **opState[DecryptOperation] { return &s.decrypt }
+func encryptSlot(s *session) **opState[EncryptOperation] { return &s.encrypt }
+func digestSlot(s *session) **opState[DigestOperation]   { return &s.digest }
+func verifySlot(s *session) **opState[VerifyOperation]   { return &s.verify }
+
+// opInit starts an operation of the kind slot selects. A nil mech ends an
+// active one instead (PKCS#11 v3.0 lets C_XxxInit(NULL) cancel).
+func opInit[T any](l *library, h SessionHandle, slot opSlot[T], mech *Mechanism, start func(s *session, mech Mechanism) (T, error)) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		if mech == nil {
+			if *p == nil {
+				return CKR_ARGUMENTS_BAD
+			}
+			*p = nil
+			return nil
+		}
+		if *p != nil {
+			return CKR_OPERATION_ACTIVE
+		}
+		op, err := start(s, *mech)
+		if err != nil {
+			return err
+		}
+		*p = &opState[T]{op: op}
+		return nil
+	})
+}
+
+// opSingle runs a one-part call (C_Sign, C_Decrypt, ...) under the length
+// protocol.
+func opSingle[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hint func(T) int, run func(T) ([]byte, error)) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		st := *p
+		if st == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		if st.multi {
+			// A one-part call cannot finish a multi-part operation.
+			*p = nil
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		done, err := produce(&st.pending, stageSingle, out, hint(st.op), func() ([]byte, error) {
+			st.single = true
+			return run(st.op)
+		})
+		if done || endsOperation(err) {
+			*p = nil
+		}
+		return err
+	})
+}
+
+// opUpdate feeds a part to a multi-part operation that has no output
+// (C_SignUpdate, C_DigestUpdate, C_DigestKey, C_VerifyUpdate).
+func opUpdate[T any](l *library, h SessionHandle, slot opSlot[T], update func(T) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		st := *p
+		if st == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		if st.single || st.pending.stage != stageNone {
+			*p = nil
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		st.multi = true
+		err := update(st.op)
+		if err != nil {
+			*p = nil
+		}
+		return err
+	})
+}
+
+// opUpdateOutput feeds a part to a multi-part operation that produces
+// output as it goes (C_EncryptUpdate, C_DecryptUpdate).
+func opUpdateOutput[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hint func(T) int, update func(T) ([]byte, error)) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		st := *p
+		if st == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		if st.single {
+			*p = nil
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		st.multi = true
+		_, err := produce(&st.pending, stageUpdate, out, hint(st.op), func() ([]byte, error) {
+			return update(st.op)
+		})
+		if endsOperation(err) {
+			*p = nil
+		}
+		return err
+	})
+}
+
+// opFinal finishes a multi-part operation with output (C_SignFinal, ...).
+func opFinal[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hint func(T) int, final func(T) ([]byte, error)) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		st := *p
+		if st == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		if st.single {
+			*p = nil
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		done, err := produce(&st.pending, stageFinal, out, hint(st.op), func() ([]byte, error) {
+			st.multi = true
+			return final(st.op)
+		})
+		if done || endsOperation(err) {
+			*p = nil
+		}
+		return err
+	})
+}
+
+// opCheck runs a call without output that always ends the operation
+// (C_Verify, C_VerifyFinal). A one-part call cannot finish a multi-part
+// operation.
+func opCheck[T any](l *library, h SessionHandle, slot opSlot[T], multiPart bool, check func(T) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		p := slot(s)
+		st := *p
+		if st == nil {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		*p = nil
+		if !multiPart && st.multi {
+			return CKR_OPERATION_NOT_INITIALIZED
+		}
+		return check(st.op)
+	})
+}
+
+func noHint[T any](T) int { return 0 }
+
+// sessionCancel ends the operations selected by flags (C_SessionCancel).
+func (l *library) sessionCancel(h SessionHandle, flags uint) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		if flags&CKF_FIND_OBJECTS != 0 {
+			s.find = nil
+		}
+		if flags&CKF_SIGN != 0 {
+			s.sign = nil
+		}
+		if flags&CKF_DECRYPT != 0 {
+			s.decrypt = nil
+		}
+		if flags&CKF_ENCRYPT != 0 {
+			s.encrypt = nil
+		}
+		if flags&CKF_DIGEST != 0 {
+			s.digest = nil
+		}
+		if flags&CKF_VERIFY != 0 {
+			s.verify = nil
+		}
+		return nil
+	})
+}
+
+// ---- keys and random numbers ----
+
+func (l *library) wrapKey(h SessionHandle, mech Mechanism, wrappingKey, key ObjectHandle, out outBuf) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		kw, ok := s.be.(KeyWrapper)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		w := s.wrap
+		if w == nil || w.wrappingKey != wrappingKey || w.key != key || !reflect.DeepEqual(w.mech, mech) {
+			w = &wrapState{mech: mech, wrappingKey: wrappingKey, key: key}
+		}
+		done, err := produce(&w.pending, stageWrap, out, 0, func() ([]byte, error) {
+			return kw.WrapKey(mech, wrappingKey, key)
+		})
+		if done || endsOperation(err) {
+			s.wrap = nil
+		} else {
+			s.wrap = w
+		}
+		return err
+	})
+}
+
+func (l *library) keyWrapper(h SessionHandle, f func(KeyWrapper) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		kw, ok := s.be.(KeyWrapper)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return f(kw)
+	})
+}
+
+func (l *library) keyGenerator(h SessionHandle, f func(KeyGenerator) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		kg, ok := s.be.(KeyGenerator)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return f(kg)
+	})
+}
+
+func (l *library) keyDeriver(h SessionHandle, f func(KeyDeriver) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		kd, ok := s.be.(KeyDeriver)
+		if !ok {
+			return CKR_FUNCTION_NOT_SUPPORTED
+		}
+		return f(kd)
+	})
+}
+
+func (l *library) randomSource(h SessionHandle, f func(RandomSource) error) error {
+	return l.withSession(h, func(in *instance, s *session) error {
+		rs, ok := s.be.(RandomSource)
+		if !ok {
+			return CKR_RANDOM_NO_RNG
+		}
+		return f(rs)
+	})
+}
