@@ -219,7 +219,27 @@ func (t *Transport) recover(op string, err error) error {
 		}
 		return fmt.Errorf("pcsc: %s: %w (reconnected after %v)", op, cardedge.ErrCardReset, err)
 	}
+	// Readers report a card that went away mid-exchange as a plain
+	// communication failure (e.g. SCARD_E_NOT_TRANSACTED); ask for the card
+	// status to say which it was.
+	if _, serr := t.card.Status(); serr != nil {
+		var se scard.Error
+		if errors.As(serr, &se) && (se == scard.ErrResetCard || isStateError(se)) && !errors.Is(err, se) {
+			return t.recover(op, se)
+		}
+	}
 	return mapError(op, err)
+}
+
+// isStateError reports PC/SC errors that describe the card's or reader's
+// state rather than a failed exchange.
+func isStateError(se scard.Error) bool {
+	switch se {
+	case scard.ErrNoSmartcard, scard.ErrRemovedCard, scard.ErrUnpoweredCard, scard.ErrUnresponsiveCard,
+		scard.ErrUnknownReader, scard.ErrReaderUnavailable, scard.ErrNoService, scard.ErrServiceStopped:
+		return true
+	}
+	return false
 }
 
 func (t *Transport) dropConnection() {

@@ -192,6 +192,7 @@ func TestTransportWithScriptedCard(t *testing.T) {
 	lockVPCD(t)
 	src := pcsc.NewSource()
 	defer src.Close()
+	waitPresent(t, src, false) // a card removed just before may still show
 	card := insertCard(t)
 	r := waitPresent(t, src, true)
 	if string(r.ATR) != string(testATR) {
@@ -241,6 +242,25 @@ func TestTransportWithScriptedCard(t *testing.T) {
 	}
 	if err := c.Transact(c.NOP); err != nil {
 		t.Fatalf("after reconnecting: %v", err)
+	}
+
+	// A quick swap (out and straight back in) is reported as a removal or
+	// a reset, never as a plain failure; a new connection then works.
+	card.remove()
+	card.insert(t)
+	time.Sleep(time.Second) // let pcscd see it
+	if err := c.Transact(c.NOP); !errors.Is(err, cardedge.ErrNoCard) && !errors.Is(err, cardedge.ErrCardReset) {
+		t.Errorf("after a swap: %v", err)
+	}
+	tr.Close()
+	waitPresent(t, src, true)
+	if tr, err = src.Connect(reader0); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	c = cardedge.NewCard(tr)
+	if err := c.Transact(c.NOP); err != nil {
+		t.Fatalf("new connection after the swap: %v", err)
 	}
 
 	// Removal.
