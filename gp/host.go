@@ -139,7 +139,7 @@ func (h *HostSession) ExternalAuthenticate(initUpdateResponse []byte) ([]byte, e
 	}
 	cardCrypto, hostCrypto := cryptograms(p, sk, h.hc[:], r)
 	if !equalMAC(cardCrypto, r.CardCryptogram[:]) {
-		return nil, ErrCardCryptogram
+		return nil, fmt.Errorf("gp: %w", ErrCardCryptogram)
 	}
 	h.resp, h.card = r, card
 	h.ch = channel{proto: p, level: h.cfg.Level, keys: sk}

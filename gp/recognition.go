@@ -19,9 +19,9 @@ import (
 // Dogtag's parser walks these elements by position, so Encode emits exactly
 // this order with one-byte lengths.
 
-// GetDataCardRecognition is the GET DATA command a TPS sends for it (with
-// Le 2D, as Dogtag does).
-var GetDataCardRecognition = []byte{0x80, 0xCA, 0x00, 0x66, 0x2D}
+// GetDataCardRecognition returns the GET DATA command a TPS sends for it
+// (with Le 2D, as Dogtag does).
+func GetDataCardRecognition() []byte { return []byte{0x80, 0xCA, 0x00, 0x66, 0x2D} }
 
 var (
 	oidGP                = []byte{0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B} // 1.2.840.114283
