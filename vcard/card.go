@@ -56,12 +56,12 @@ type Card struct {
 	applet        *applet  // the applet instance, nil when not installed
 
 	// volatile
-	selected    application
-	pending     SecureSession // after INITIALIZE UPDATE
-	session     SecureSession // after EXTERNAL AUTHENTICATE
-	dirty       bool
-	powered     bool
-	comment     string // the image's free-text comment, kept across saves
+	selected application
+	pending  SecureSession // after INITIALIZE UPDATE
+	session  SecureSession // after EXTERNAL AUTHENTICATE
+	dirty    bool
+	powered  bool
+	comment  string // the image's free-text comment, kept across saves
 }
 
 // ErrStore wraps a failure to persist the card image. The command that

@@ -87,9 +87,9 @@ var gpOID = []byte{0x2A, 0x86, 0x48, 0x86, 0xFC, 0x6B}
 func (c *Card) cardRecognitionData() []byte {
 	oid := func(arc ...byte) []byte { return tlv(0x06, append(append([]byte(nil), gpOID...), arc...)) }
 	var v []byte
-	v = append(v, oid(0x01)...)                                    // card recognition data
-	v = append(v, tlv(0x60, oid(0x02, 0x02, 0x01, 0x01))...)       // GP 2.1.1
-	v = append(v, tlv(0x63, oid(0x03))...)                         // card identification scheme
+	v = append(v, oid(0x01)...)                                     // card recognition data
+	v = append(v, tlv(0x60, oid(0x02, 0x02, 0x01, 0x01))...)        // GP 2.1.1
+	v = append(v, tlv(0x63, oid(0x03))...)                          // card identification scheme
 	v = append(v, tlv(0x64, oid(0x04, c.sd.SCP, c.sd.SCPParam))...) // secure channel protocol
 	return tlv(0x73, v)
 }
