@@ -182,7 +182,7 @@ func (a *applet) startEnrollment(x *apdu) ([]byte, error) {
 	if !isECC && x.p3 != 23 {
 		return nil, SWWrongLength
 	}
-	challenge, err := a.card.unwrapKey(x.window(4, max(0, x.p3-4)))
+	challenge, err := a.card.decryptChallenge(x.window(4, max(0, x.p3-4)))
 	if err != nil || len(challenge) != 16 {
 		return nil, swBadWrappedKey
 	}
@@ -331,7 +331,7 @@ func (a *applet) importKeyEncrypted(x *apdu) error {
 	if avail < ivOff+1+ivLen || ivLen != 8 {
 		return SWWrongLength
 	}
-	transport, err := a.card.unwrapKey(x.window(wrapKeyOffsetType, ivOff-wrapKeyOffsetType))
+	transport, err := a.card.unwrapTransportKey(x.window(wrapKeyOffsetType, ivOff-wrapKeyOffsetType))
 	if err != nil || len(transport) != 16 {
 		return swBadWrappedKey
 	}

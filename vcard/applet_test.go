@@ -243,10 +243,6 @@ func TestSelectCardManager(t *testing.T) {
 	if _, sw := txHex(t, c, "80 CA 00 42 00"); sw != 0x6A88 {
 		t.Fatalf("unknown GET DATA: %04X", sw)
 	}
-	// INITIALIZE UPDATE with no secure channel provider
-	if _, sw := txHex(t, c, "80 50 00 00 08 0102030405060708"); sw != 0x6D00 {
-		t.Fatalf("INITIALIZE UPDATE: %04X", sw)
-	}
 	if _, sw := txHex(t, c, "84 82 03 00 10 00000000000000000000000000000000"); sw != 0x6985 {
 		t.Fatalf("EXTERNAL AUTHENTICATE without INITIALIZE UPDATE: %04X", sw)
 	}

@@ -18,8 +18,9 @@ type Options struct {
 	// something the real card keeps in EEPROM. Nil keeps the card in
 	// memory only.
 	Store Store
-	// SecureChannel opens GlobalPlatform secure channel sessions. Nil
-	// makes INITIALIZE UPDATE answer 6D00.
+	// SecureChannel opens GlobalPlatform secure channel sessions; nil
+	// means GPSecureChannel, the SCP01/SCP02/SCP03 implementation of
+	// package gp.
 	SecureChannel SecureChannelProvider
 	// WrongPINDelay is how long the card stays busy after a wrong PIN. The
 	// applet waits about one second (delay(1000)) to slow down guessing;
@@ -72,6 +73,9 @@ var ErrStore = errors.New("vcard: saving the card image failed")
 func New(img *Image, opts Options) (*Card, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
+	}
+	if opts.SecureChannel == nil {
+		opts.SecureChannel = GPSecureChannel{Rand: opts.Rand}
 	}
 	c := &Card{opts: opts}
 	if err := c.load(img); err != nil {
@@ -266,9 +270,6 @@ func (c *Card) endSession() {
 // security domain or on behalf of the applet.
 func (c *Card) initializeUpdate(cmd Command) ([]byte, error) {
 	c.endSession()
-	if c.opts.SecureChannel == nil {
-		return nil, SWINSNotSupported
-	}
 	before := c.sd.SequenceCounter
 	resp, s, err := c.opts.SecureChannel.InitializeUpdate(&c.sd, cmd)
 	if c.sd.SequenceCounter != before {
@@ -287,7 +288,12 @@ func (c *Card) externalAuthenticate(cmd Command) error {
 	if s == nil {
 		return SWConditionsNotSatisfied
 	}
-	if err := s.ExternalAuthenticate(cmd); err != nil {
+	before := c.sd.SequenceCounter
+	err := s.ExternalAuthenticate(cmd)
+	if c.sd.SequenceCounter != before {
+		c.markDirty()
+	}
+	if err != nil {
 		return err
 	}
 	c.session = s
@@ -307,9 +313,16 @@ func (c *Card) unwrap(cmd Command) (Command, error) {
 	return plain, nil
 }
 
-func (c *Card) unwrapKey(block []byte) ([]byte, error) {
+func (c *Card) decryptChallenge(block []byte) ([]byte, error) {
 	if c.session == nil {
 		return nil, SWSecurityNotSatisfied
 	}
-	return c.session.UnwrapKey(block)
+	return c.session.DecryptChallenge(block)
+}
+
+func (c *Card) unwrapTransportKey(block []byte) ([]byte, error) {
+	if c.session == nil {
+		return nil, SWSecurityNotSatisfied
+	}
+	return c.session.UnwrapTransportKey(block)
 }

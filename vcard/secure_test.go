@@ -47,7 +47,11 @@ func (s *plainSession) Unwrap(cmd Command) (Command, error) {
 	return cmd, nil
 }
 
-func (s *plainSession) UnwrapKey(block []byte) ([]byte, error) {
+func (s *plainSession) DecryptChallenge(block []byte) ([]byte, error) { return s.plainKey(block) }
+
+func (s *plainSession) UnwrapTransportKey(block []byte) ([]byte, error) { return s.plainKey(block) }
+
+func (s *plainSession) plainKey(block []byte) ([]byte, error) {
 	if len(block) < 2 || len(block) < 2+int(block[1]) {
 		return nil, SWWrongData
 	}

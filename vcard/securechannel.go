@@ -74,11 +74,15 @@ type SecureSession interface {
 	// data at security level 03), returning the plain command with CLA 84
 	// and Data the plain data. Any error ends the session.
 	Unwrap(cmd Command) (Command, error)
-	// UnwrapKey decrypts a key block the host wrapped for the card:
-	// type(1) ‖ length(1) ‖ encrypted key ‖ check length(1) ‖ check value.
-	// It is OP's decryptVerifyKey: it decrypts under the key the protocol
-	// prescribes (Dogtag wraps under the static KEK for SCP01 and SCP02) and
-	// verifies the check value when present. START ENROLLMENT uses it for
-	// the 16-byte challenge, IMPORT KEY ENCRYPTED for the transport key.
-	UnwrapKey(block []byte) ([]byte, error)
+	// The applet hands key blocks to its security domain (OP's
+	// decryptVerifyKey) in two places; a block is
+	// type(1) ‖ length(1) ‖ wrapped key ‖ check length(1) ‖ check value.
+	//
+	// DecryptChallenge decrypts START ENROLLMENT's 16-byte challenge, which
+	// Dogtag wraps under the static KEK (3DES-ECB for SCP01 and SCP02).
+	DecryptChallenge(block []byte) ([]byte, error)
+	// UnwrapTransportKey recovers IMPORT KEY ENCRYPTED's 2-key 3DES
+	// transport key, wrapped under the session DEK (the static KEK for
+	// SCP01, S-DEK for SCP02), verifying its check value when present.
+	UnwrapTransportKey(block []byte) ([]byte, error)
 }
