@@ -95,7 +95,7 @@ func (c *Card) ForgetLogin() {
 // When the transport reports that the card was reset or removed, the login
 // is forgotten (the card forgot it too) and the error is returned; the caller
 // re-reads whatever state it keeps.
-func (c *Card) Transact(fn func() error) error {
+func (c *Card) Transact(fn func() error) (err error) {
 	if c.txDepth > 0 {
 		c.txDepth++
 		defer func() { c.txDepth-- }()
@@ -106,15 +106,16 @@ func (c *Card) Transact(fn func() error) error {
 		return err
 	}
 	c.txDepth = 1
-	err := fn()
-	c.txDepth = 0
-	if endErr := c.t.EndTransaction(); endErr != nil {
-		c.noteTransportError(endErr)
-		if err == nil {
-			err = endErr
+	defer func() {
+		c.txDepth = 0
+		if endErr := c.t.EndTransaction(); endErr != nil {
+			c.noteTransportError(endErr)
+			if err == nil {
+				err = endErr
+			}
 		}
-	}
-	return err
+	}()
+	return fn()
 }
 
 func (c *Card) noteTransportError(err error) {
@@ -280,6 +281,11 @@ type LifeCycle struct {
 // Personalized reports whether the TPS finished enrolling the token.
 func (l LifeCycle) Personalized() bool { return l.State == LifeCyclePersonalized }
 
+// Encode returns the 4-byte GET LIFE CYCLE response.
+func (l LifeCycle) Encode() []byte {
+	return []byte{l.State, l.PINs, l.ProtocolMajor, l.ProtocolMinor}
+}
+
 // NeedsLogin reports whether the token has a PIN.
 func (l LifeCycle) NeedsLogin() bool { return l.PINs != 0 }
 
@@ -354,13 +360,33 @@ type BuiltinACL struct {
 	ChangeEnabled                      bool
 }
 
+// BuiltinACLSize is the length of the GET BUILTIN ACL response.
+const BuiltinACLSize = 7
+
+// ParseBuiltinACL decodes the 7-byte GET BUILTIN ACL response.
+func ParseBuiltinACL(b []byte) (BuiltinACL, error) {
+	if len(b) != BuiltinACLSize {
+		return BuiltinACL{}, &ResponseLengthError{INS: insGetBuiltinACL, Want: BuiltinACLSize, Got: len(b)}
+	}
+	return BuiltinACL{CreateObject: be16(b), CreateKey: be16(b[2:]), CreatePIN: be16(b[4:]), ChangeEnabled: b[6] != 0}, nil
+}
+
+// Encode returns the 7-byte GET BUILTIN ACL response.
+func (a BuiltinACL) Encode() []byte {
+	b := appendBE16(appendBE16(appendBE16(nil, a.CreateObject), a.CreateKey), a.CreatePIN)
+	if a.ChangeEnabled {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 // BuiltinACL sends GET BUILTIN ACL (B0 FA 00 00 07).
 func (c *Card) BuiltinACL() (BuiltinACL, error) {
-	b, err := c.doExact(cardEdge(insGetBuiltinACL, 0, 0, nil, 7), 7)
+	b, err := c.doExact(cardEdge(insGetBuiltinACL, 0, 0, nil, BuiltinACLSize), BuiltinACLSize)
 	if err != nil {
 		return BuiltinACL{}, err
 	}
-	return BuiltinACL{CreateObject: be16(b), CreateKey: be16(b[2:]), CreatePIN: be16(b[4:]), ChangeEnabled: b[6] != 0}, nil
+	return ParseBuiltinACL(b)
 }
 
 // maxListEntries bounds LIST OBJECTS and LIST KEYS loops: a card that never

@@ -226,3 +226,17 @@ func TestObjectID(t *testing.T) {
 		t.Errorf("KeyInfo round trip %+v %v", got, err)
 	}
 }
+
+func TestSmallResponseCodecs(t *testing.T) {
+	a := BuiltinACL{CreateObject: 0x4000, CreateKey: 0x4001, CreatePIN: 0x4002, ChangeEnabled: true}
+	if got, err := ParseBuiltinACL(a.Encode()); err != nil || got != a {
+		t.Errorf("BuiltinACL round trip %+v %v", got, err)
+	}
+	s := Status{ProtocolMajor: 1, ProtocolMinor: 1, AppletMajor: 1, AppletMinor: 4, TotalMemory: 5000, FreeMemory: 17, PINCount: 1, KeyCount: 2, LoggedIn: 0x8001}
+	if got, err := ParseStatus(s.Encode()); err != nil || got != s {
+		t.Errorf("Status round trip %+v %v", got, err)
+	}
+	if l := (LifeCycle{State: 0x0F, PINs: 1, ProtocolMajor: 1, ProtocolMinor: 1}); !bytes.Equal(l.Encode(), []byte{0x0F, 1, 1, 1}) || !l.Personalized() || !l.NeedsLogin() {
+		t.Errorf("LifeCycle %X", l.Encode())
+	}
+}

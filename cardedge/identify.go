@@ -92,10 +92,18 @@ func (c *Card) Identify(opts IdentifyOptions) (*Identity, error) {
 			id.State = StateNoApplet
 			return c.identifyCPLC(id, false)
 		}
-		id.AppletPresent = true
 		if id.LifeCycle, err = c.LifeCycle(); err != nil {
-			return err
+			if !isCardAnswer(err) {
+				return err
+			}
+			// Some card OSes answer 9000 to a SELECT of any AID (OpenSC
+			// issue 1483); an "applet" that cannot say its life cycle is
+			// not CoolKey.
+			id.LifeCycle = LifeCycle{}
+			id.State = StateNoApplet
+			return c.identifyCPLC(id, false)
 		}
+		id.AppletPresent = true
 		id.State = StateUninitialized
 		if id.LifeCycle.Personalized() {
 			id.State = StateEnrolled

@@ -188,3 +188,23 @@ func TestReadCombinedRejectsHugeHeader(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestIdentifySelectAnswersAnyAID(t *testing.T) {
+	// The card OS says 9000 to the SELECT, but nothing answers GET LIFE
+	// CYCLE in either form: not a CoolKey applet.
+	ft := cardtest.New(t,
+		step{Cmd: selectApplet, Resp: "9000"},
+		step{Cmd: "B0F2000004", Resp: "6E00"},
+		step{Cmd: "B0F2000001", Resp: "6E00"},
+		step{Cmd: selectCM, Resp: "9000"},
+		step{Cmd: getCPLC, Resp: "6A88"},
+	)
+	id, err := NewCard(ft).Identify(IdentifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft.Done()
+	if id.AppletPresent || id.State != StateNoApplet || id.CUIDSource != CUIDUnknown {
+		t.Errorf("identity %+v", id)
+	}
+}
