@@ -37,7 +37,7 @@ func standInCert(t *testing.T, cn string) []byte {
 	return der
 }
 
-func mustFixed(t *testing.T, class uint32, id byte, attrs ...AttributeType) FixedAttributes {
+func mustFixed(t testing.TB, class uint32, id byte, attrs ...AttributeType) FixedAttributes {
 	t.Helper()
 	f, err := NewFixedAttributes(class, id, attrs...)
 	if err != nil {
