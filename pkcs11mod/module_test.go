@@ -1,0 +1,103 @@
+package pkcs11mod
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestModuleExports builds the c-shared modules of this repository the way
+// the build does and checks that their dynamic symbol table is exactly the
+// PKCS#11 API: every C_* function of include/pkcs11f.h and nothing else
+// (no _cgo_* stubs, no miekg/pkcs11 helpers).
+func TestModuleExports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds shared libraries")
+	}
+	for _, tool := range []string{"gcc", "nm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	want := apiFunctions(t)
+	if len(want) != 92 {
+		t.Fatalf("include/pkcs11f.h declares %d functions, want 92", len(want))
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := []struct{ name, pkg string }{
+		{"libcoolkeypk11.so", "."},
+		{"passthrough.so", "./softhsm-tests/passthrough"},
+	}
+	for _, m := range modules {
+		t.Run(m.name, func(t *testing.T) {
+			if m.pkg == "." {
+				if _, err := os.Stat(filepath.Join(root, "coolkey")); err != nil {
+					t.Skip("package coolkey (the token backend) does not exist yet")
+				}
+			}
+			so := buildModule(t, root, m.pkg)
+			out, err := exec.Command("nm", "-D", "--defined-only", so).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				f := strings.Fields(line)
+				got = append(got, f[len(f)-1])
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				for _, s := range got {
+					if !slices.Contains(want, s) {
+						t.Errorf("unexpected export %s", s)
+					}
+				}
+				for _, s := range want {
+					if !slices.Contains(got, s) {
+						t.Errorf("missing export %s", s)
+					}
+				}
+			}
+		})
+	}
+}
+
+// apiFunctions lists the functions declared in include/pkcs11f.h, sorted.
+func apiFunctions(t *testing.T) []string {
+	src, err := os.ReadFile(filepath.Join(includeDir, "pkcs11f.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^CK_CRYPTOKI_FUNCTION\((C_\w+),`).FindAllSubmatch(src, -1) {
+		names = append(names, string(m[1]))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// buildModule builds the c-shared module in package pkg of the repository
+// at root with the repository's version script, into a temporary directory,
+// and returns its path.
+func buildModule(t testing.TB, root, pkg string) string {
+	t.Helper()
+	so := filepath.Join(t.TempDir(), "module.so")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared",
+		"-ldflags=-extldflags=-Wl,--version-script="+filepath.Join(root, "exports.map"),
+		"-o", so, pkg)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, stderr.String())
+	}
+	return so
+}
