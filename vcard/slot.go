@@ -26,10 +26,12 @@ type Slot struct {
 	changed chan struct{}
 }
 
-// NewSlot returns a slot with the card inserted (and not yet powered).
+// NewSlot returns a slot with the card inserted and powered, as a reader
+// powers a card when it is inserted.
 func NewSlot(card *Card) *Slot {
 	s := &Slot{card: card, present: true, counter: 1, changed: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
+	card.PowerOn()
 	return s
 }
 
@@ -50,7 +52,8 @@ func (s *Slot) Changed() <-chan struct{} {
 	return s.changed
 }
 
-// Insert puts the card in the slot; it reports false if it already was.
+// Insert puts the card in the slot and powers it; it reports false if it
+// already was in.
 func (s *Slot) Insert() bool { return s.setPresent(true) }
 
 // Remove takes the card out; it reports false if it already was out. The
@@ -77,6 +80,7 @@ func (s *Slot) setPresent(present bool) bool {
 	s.card.PowerOff()
 	if present {
 		s.counter++
+		s.card.PowerOn()
 	}
 	s.owner, s.depth = nil, 0
 	close(s.changed)
