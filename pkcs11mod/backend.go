@@ -188,6 +188,18 @@ type DecryptOperation interface {
 	Final() ([]byte, error)
 }
 
+// OperationCanceler may be implemented by any operation (sign, decrypt,
+// encrypt, verify, digest) whose state lives outside the Go value, in another
+// module or on a card. pkcs11mod calls Cancel when it ends an operation that
+// the backend has not ended: the caller broke the call sequence (C_Sign after
+// C_SignUpdate, say), called C_XxxInit with a NULL mechanism, or called
+// C_SessionCancel. It is not called after a one-part call or Final returned,
+// nor after a method failed (the operation is over for the backend then),
+// nor when the session closes.
+type OperationCanceler interface {
+	Cancel()
+}
+
 // InitOptions are the validated arguments of C_Initialize.
 type InitOptions struct {
 	// LibraryParameters is the module parameter string NSS passes in place

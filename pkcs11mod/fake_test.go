@@ -207,12 +207,19 @@ type fakeSignOp struct {
 	length  int // the hint
 	runs    int
 	updates []string
+	cancels int
+	failing bool
 }
+
+func (o *fakeSignOp) Cancel() { o.cancels++ }
 
 func (o *fakeSignOp) SignatureLength() int { return o.length }
 
 func (o *fakeSignOp) Sign(data []byte) ([]byte, error) {
 	o.runs++
+	if o.failing {
+		return nil, CKR_DATA_LEN_RANGE
+	}
 	return []byte("sig:" + string(data) + "....")[:8], nil
 }
 

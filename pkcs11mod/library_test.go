@@ -599,3 +599,64 @@ func TestCallRecoversPanics(t *testing.T) {
 		t.Errorf("uninitialized: %v", Error(rv))
 	}
 }
+
+// The backend hears about every operation pkcs11mod ends on its own, and
+// about no other.
+func TestOperationCancel(t *testing.T) {
+	l, made := newLib(t, nil)
+	mustInit(t, l)
+	h, _ := l.openSession(1, CKF_SERIAL_SESSION)
+	mech := &Mechanism{Type: CKM_SHA256_RSA_PKCS}
+	start := func() *fakeSignOp {
+		t.Helper()
+		if err := opInit(l, h, signSlot, mech, signStart(2)); err != nil {
+			t.Fatal(err)
+		}
+		return (*made)[0].sign
+	}
+	sign := func(null bool) error {
+		size := uint(64)
+		var buf []byte
+		if !null {
+			buf = make([]byte, 64)
+		}
+		return opSingle(l, h, signSlot, outBuf{buf: buf, null: null, size: &size}, SignOperation.SignatureLength,
+			func(op SignOperation) ([]byte, error) { return op.Sign([]byte("d")) })
+	}
+	update := func() error {
+		return opUpdate(l, h, signSlot, func(op SignOperation) error { return op.Update([]byte("p")) })
+	}
+	final := func(null bool) error {
+		size := uint(64)
+		var buf []byte
+		if !null {
+			buf = make([]byte, 64)
+		}
+		return opFinal(l, h, signSlot, outBuf{buf: buf, null: null, size: &size}, SignOperation.SignatureLength, SignOperation.Final)
+	}
+	tests := []struct {
+		name    string
+		run     func(op *fakeSignOp)
+		cancels int
+	}{
+		{"signature delivered", func(*fakeSignOp) { sign(false) }, 0},
+		{"multi-part delivered", func(*fakeSignOp) { update(); final(false) }, 0},
+		{"backend failure", func(op *fakeSignOp) { op.failing = true; sign(false) }, 0},
+		{"C_Sign after C_SignUpdate", func(*fakeSignOp) { update(); sign(false) }, 1},
+		{"C_SignUpdate after a kept one-part result", func(*fakeSignOp) { sign(true); update() }, 1},
+		{"C_SignFinal after a kept one-part result", func(*fakeSignOp) { sign(true); final(false) }, 1},
+		{"C_SignInit(NULL)", func(*fakeSignOp) { opInit(l, h, signSlot, nil, signStart(2)) }, 1},
+		{"C_SessionCancel", func(*fakeSignOp) { l.sessionCancel(h, CKF_SIGN) }, 1},
+		{"C_SessionCancel of something else", func(op *fakeSignOp) { l.sessionCancel(h, CKF_DECRYPT); sign(false) }, 0},
+	}
+	for _, tc := range tests {
+		op := start()
+		tc.run(op)
+		if op.cancels != tc.cancels {
+			t.Errorf("%s: %d cancels, want %d", tc.name, op.cancels, tc.cancels)
+		}
+		if err := opInit(l, h, signSlot, nil, signStart(2)); err != CKR_ARGUMENTS_BAD {
+			t.Errorf("%s: operation still active afterwards", tc.name)
+		}
+	}
+}

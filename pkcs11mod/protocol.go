@@ -50,6 +50,15 @@ type pendingOutput struct {
 	out   []byte
 }
 
+// errCallSequence is CKR_OPERATION_ACTIVE returned when a caller, having
+// asked for the output length of one call, makes a different one.
+var errCallSequence error = callSequenceError{}
+
+type callSequenceError struct{}
+
+func (callSequenceError) Error() string { return "output of another call is pending" }
+func (callSequenceError) Unwrap() error { return CKR_OPERATION_ACTIVE }
+
 // produce implements the two-call length protocol for one output-producing
 // call, once, for every function that has one.
 //
@@ -70,7 +79,7 @@ func produce(pending *pendingOutput, st stage, o outBuf, hint int, run func() ([
 			// The caller asked for one call's length and then made a
 			// different call: the kept output can never be delivered.
 			*pending = pendingOutput{}
-			return false, CKR_OPERATION_ACTIVE
+			return false, errCallSequence
 		}
 		done, err := o.deliver(pending.out)
 		if done {

@@ -132,7 +132,7 @@ func TestProducePendingIsPerStage(t *testing.T) {
 	// A different call cannot receive the kept output.
 	size = 10
 	_, err := produce(&pending, stageFinal, outBuf{buf: make([]byte, 10), size: &size}, 0, run)
-	if err != CKR_OPERATION_ACTIVE {
+	if err != errCallSequence || returnValue(err) != CKR_OPERATION_ACTIVE {
 		t.Fatalf("err = %v, want CKR_OPERATION_ACTIVE", err)
 	}
 	if pending.stage != stageNone {

@@ -48,6 +48,14 @@ type wrapState struct {
 	pending          pendingOutput
 }
 
+// abandon tells the backend that pkcs11mod ended an operation the backend
+// had not ended itself.
+func abandon(op any) {
+	if c, ok := op.(OperationCanceler); ok {
+		c.Cancel()
+	}
+}
+
 // endsOperation reports whether a call that failed with err terminates its
 // operation: every failure does except CKR_BUFFER_TOO_SMALL (v3.0 §5.2).
 func endsOperation(err error) bool {
@@ -361,6 +369,7 @@ func opInit[T any](l *library, h SessionHandle, slot opSlot[T], mech *Mechanism,
 			if *p == nil {
 				return CKR_ARGUMENTS_BAD
 			}
+			abandon((*p).op)
 			*p = nil
 			return nil
 		}
@@ -387,6 +396,7 @@ func opSingle[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hi
 		}
 		if st.multi {
 			// A one-part call cannot finish a multi-part operation.
+			abandon(st.op)
 			*p = nil
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
@@ -394,9 +404,7 @@ func opSingle[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hi
 			st.single = true
 			return run(st.op)
 		})
-		if done || endsOperation(err) {
-			*p = nil
-		}
+		endOp(p, done, err)
 		return err
 	})
 }
@@ -411,6 +419,7 @@ func opUpdate[T any](l *library, h SessionHandle, slot opSlot[T], update func(T)
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
 		if st.single || st.pending.stage != stageNone {
+			abandon(st.op)
 			*p = nil
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
@@ -433,6 +442,7 @@ func opUpdateOutput[T any](l *library, h SessionHandle, slot opSlot[T], out outB
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
 		if st.single {
+			abandon(st.op)
 			*p = nil
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
@@ -440,9 +450,7 @@ func opUpdateOutput[T any](l *library, h SessionHandle, slot opSlot[T], out outB
 		_, err := produce(&st.pending, stageUpdate, out, hint(st.op), func() ([]byte, error) {
 			return update(st.op)
 		})
-		if endsOperation(err) {
-			*p = nil
-		}
+		endOp(p, false, err)
 		return err
 	})
 }
@@ -456,6 +464,7 @@ func opFinal[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hin
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
 		if st.single {
+			abandon(st.op)
 			*p = nil
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
@@ -463,9 +472,7 @@ func opFinal[T any](l *library, h SessionHandle, slot opSlot[T], out outBuf, hin
 			st.multi = true
 			return final(st.op)
 		})
-		if done || endsOperation(err) {
-			*p = nil
-		}
+		endOp(p, done, err)
 		return err
 	})
 }
@@ -482,10 +489,24 @@ func opCheck[T any](l *library, h SessionHandle, slot opSlot[T], multiPart bool,
 		}
 		*p = nil
 		if !multiPart && st.multi {
+			abandon(st.op)
 			return CKR_OPERATION_NOT_INITIALIZED
 		}
 		return check(st.op)
 	})
+}
+
+// endOp ends the operation in *p after an output-producing call that
+// delivered its output (done) or failed. When the failure is pkcs11mod's
+// (the caller mixed up calls) rather than the backend's, the backend is told.
+func endOp[T any](p **opState[T], done bool, err error) {
+	switch {
+	case err == errCallSequence:
+		abandon((*p).op)
+		*p = nil
+	case done || endsOperation(err):
+		*p = nil
+	}
 }
 
 func noHint[T any](T) int { return 0 }
@@ -497,22 +518,29 @@ func (l *library) sessionCancel(h SessionHandle, flags uint) error {
 			s.find = nil
 		}
 		if flags&CKF_SIGN != 0 {
-			s.sign = nil
+			cancelOp(&s.sign)
 		}
 		if flags&CKF_DECRYPT != 0 {
-			s.decrypt = nil
+			cancelOp(&s.decrypt)
 		}
 		if flags&CKF_ENCRYPT != 0 {
-			s.encrypt = nil
+			cancelOp(&s.encrypt)
 		}
 		if flags&CKF_DIGEST != 0 {
-			s.digest = nil
+			cancelOp(&s.digest)
 		}
 		if flags&CKF_VERIFY != 0 {
-			s.verify = nil
+			cancelOp(&s.verify)
 		}
 		return nil
 	})
+}
+
+func cancelOp[T any](p **opState[T]) {
+	if *p != nil {
+		abandon((*p).op)
+		*p = nil
+	}
 }
 
 // ---- keys and random numbers ----
