@@ -1,0 +1,34 @@
+// Package coolkey is the CoolKey token backend of libcoolkeypk11.so: it
+// implements pkcs11mod.Backend over package cardedge.
+//
+// Slots are PC/SC readers (IDs from 1 in the order pcscd lists them at
+// C_Initialize; readers plugged in later get the next IDs; a slot never goes
+// away) and, after them, one per virtual card named in COOLKEY_SIM
+// (comma-separated addresses of `coolkey sim card serve --listen`).
+//
+// A card is read once per insertion, in one transaction and as few APDUs as
+// the protocol allows: SELECT, GET LIFE CYCLE and the first 255 bytes of
+// z0, then either the rest of z0 or, when the per-user object cache holds
+// the same CUID, z0 version and first chunk, nothing. The decoded objects
+// make an immutable table from which C_FindObjects and C_GetAttributeValue
+// are answered; C_GetSlotInfo, C_GetTokenInfo and C_GetSessionInfo never
+// talk to the card either.
+//
+// Token info follows the reference C++ module (label from the z0 token name,
+// serial, model and manufacturer from the CUID, hardware version from the
+// CUID's batch bytes, firmware version from the applet's protocol version)
+// so that tools written for it read the same values; unlike it, the module
+// sets the PIN-count flags, CKF_RNG and honest memory fields, hides private
+// objects until login, logs out at C_Finalize, offers RSA-PSS, OAEP, hashed
+// and EC mechanisms with padding and hashing done in Go over the applet's
+// raw operations, and takes the PIN length from ulPinLen.
+//
+// CKA_EC_POINT is a DER OCTET STRING holding the uncompressed point, as
+// PKCS#11 specifies and NSS, OpenSSL and GnuTLS expect; the reference module
+// returns the bare point. Points stored bare on the card (as the TPS writes
+// them) are accepted and re-encoded.
+//
+// APDUs are counted (APDUCount; COOLKEY_APDU_COUNT_FILE for other
+// processes) and, at pkcs11mod.LevelTrace, logged with PINs, nonces,
+// decrypted data and secrets masked.
+package coolkey
