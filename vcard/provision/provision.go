@@ -12,6 +12,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -309,12 +310,23 @@ func tpsRecords(n int, r role, priv crypto.Signer, certDER []byte) ([]cardedge.R
 	if err != nil {
 		return nil, err
 	}
-	// The real token gives RSA public keys no attributes at all; hosts take
-	// the modulus from the certificate. EC keys carry their key type so that
-	// OpenSC does not assume RSA.
-	var pubAttrs []cardedge.Attribute
+	// The real token gives RSA public keys no attributes and RSA private
+	// keys only CKA_KEY_TYPE; hosts take the rest from the certificate. EC
+	// keys also carry CKA_EC_PARAMS (the curve OID), as the fact sheet has
+	// it. That matters for OpenSC 0.23: it counts a record's attributes
+	// only when they take more than 11 bytes (coolkey_v1_get_attribute_count
+	// compares the remaining length with the object header size), so a
+	// lone 9-byte CKA_KEY_TYPE is never seen and an EC key would be taken
+	// for RSA.
+	var keyAttrs, pubAttrs []cardedge.Attribute
+	keyAttrs = []cardedge.Attribute{cardedge.UlongAttr(cardedge.CKA_KEY_TYPE, keyType)}
 	if isEC {
-		pubAttrs = []cardedge.Attribute{cardedge.UlongAttr(cardedge.CKA_KEY_TYPE, keyType)}
+		params, err := ecParams(priv.(*ecdsa.PrivateKey).Curve)
+		if err != nil {
+			return nil, err
+		}
+		keyAttrs = append(keyAttrs, cardedge.BytesAttr(cardedge.CKA_EC_PARAMS, params))
+		pubAttrs = keyAttrs
 	}
 	return []cardedge.Record{
 		{
@@ -329,7 +341,20 @@ func tpsRecords(n int, r role, priv crypto.Signer, certDER []byte) ([]cardedge.R
 		{
 			ID:         cardedge.NewObjectID(cardedge.LetterKey, 2*n),
 			Fixed:      prvFixed,
-			Attributes: []cardedge.Attribute{cardedge.UlongAttr(cardedge.CKA_KEY_TYPE, keyType)},
+			Attributes: keyAttrs,
 		},
 	}, nil
+}
+
+// ecParams is the DER named-curve OID of CKA_EC_PARAMS.
+func ecParams(c elliptic.Curve) ([]byte, error) {
+	oid, ok := map[string]asn1.ObjectIdentifier{
+		"P-256": {1, 2, 840, 10045, 3, 1, 7},
+		"P-384": {1, 3, 132, 0, 34},
+		"P-521": {1, 3, 132, 0, 35},
+	}[c.Params().Name]
+	if !ok {
+		return nil, fmt.Errorf("provision: no OID for curve %s", c.Params().Name)
+	}
+	return asn1.Marshal(oid)
 }
