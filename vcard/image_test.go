@@ -171,3 +171,24 @@ func TestStoreFailure(t *testing.T) {
 		t.Fatalf("response % X, error %v", resp, err)
 	}
 }
+
+// TestDocumentedExample loads the example of IMAGE.md.
+func TestDocumentedExample(t *testing.T) {
+	img, err := LoadImage(filepath.Join("testdata", "example-formatted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCard(t, img, Options{})
+	mustOK(t, c, selectCoolKey)
+	if got := mustOK(t, c, "B0 F2 00 00 04"); !bytes.Equal(got, []byte{0x07, 0, 1, 1}) {
+		t.Fatalf("life cycle % X", got)
+	}
+	doc, err := os.ReadFile("IMAGE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := os.ReadFile(filepath.Join("testdata", "example-formatted.json"))
+	if !bytes.Contains(doc, example) {
+		t.Fatal("testdata/example-formatted.json differs from the example in IMAGE.md")
+	}
+}
