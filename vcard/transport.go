@@ -56,6 +56,15 @@ func (t *Transport) check() error {
 		t.seen = counter
 		return cardedge.ErrCardReset
 	}
+	if !t.slot.Card().Powered() {
+		// Someone powered the card down: it comes back up without our
+		// selection and login, as after a reset.
+		if _, err := t.slot.PowerOn(t); err != nil {
+			return err
+		}
+		_, t.seen = t.slot.State()
+		return cardedge.ErrCardReset
+	}
 	return nil
 }
 
@@ -70,7 +79,6 @@ func (t *Transport) Transmit(cmd []byte) ([]byte, error) {
 	if errors.Is(err, ErrStore) {
 		err = nil // the card answered 6581, as a card with failing EEPROM would
 	}
-	_, t.seen = t.slot.State()
 	return resp, err
 }
 
