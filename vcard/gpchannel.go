@@ -101,6 +101,23 @@ func (s *gpSession) UnwrapTransportKey(block []byte) ([]byte, error) {
 	return k.Bytes(), nil
 }
 
+func (s *gpSession) PutKey(plain Command) (GPKeySet, []byte, error) {
+	cmd := gp.Command{CLA: plain.CLA, INS: plain.INS, P1: plain.P1, P2: plain.P2, Data: plain.Data}
+	if plain.Le > 0 {
+		cmd.HasLe, cmd.Le = true, byte(plain.Le)
+	}
+	ks, err := s.cs.UnwrapPutKey(cmd)
+	if err != nil {
+		return GPKeySet{}, nil, gpStatus(err)
+	}
+	resp := []byte{ks.Version}
+	for _, k := range []gp.Key{ks.ENC, ks.MAC, ks.KEK} {
+		kcv := k.KCV()
+		resp = append(resp, kcv[:]...)
+	}
+	return GPKeySet{Version: ks.Version, ENC: ks.ENC.Bytes(), MAC: ks.MAC.Bytes(), DEK: ks.KEK.Bytes()}, resp, nil
+}
+
 // gpStatus turns a gp error into the status word the card answers.
 func gpStatus(err error) error {
 	if err == nil {

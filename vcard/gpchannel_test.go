@@ -123,3 +123,48 @@ func TestGPSecureChannel(t *testing.T) {
 		})
 	}
 }
+
+func TestPutKey(t *testing.T) {
+	store := &countingStore{}
+	c := newTestCard(t, testImage(t), Options{Store: store})
+	mustOK(t, c, "00 A4 04 00 00")
+	h, send := gpHost(t, c, 0)
+	newKey, err := gp.NewKey(gp.DES3, unhex(t, "00112233445566778899AABBCCDDEEFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSet := gp.KeySet{Version: 2, ENC: newKey, MAC: newKey, KEK: newKey}
+	put, err := h.PutKey(newSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := put.Encode()
+	resp, sw := send(plain)
+	kcv := newKey.KCV()
+	if sw != 0x9000 || !bytes.Equal(resp, append(append(append([]byte{2}, kcv[:]...), kcv[:]...), kcv[:]...)) {
+		t.Fatalf("PUT KEY: %04X % X", sw, resp)
+	}
+	if got := store.last.CardManager.KeySets; len(got) != 1 || got[0].Version != 2 || !bytes.Equal(got[0].ENC, newKey.Bytes()) {
+		t.Fatalf("saved key sets %+v", got)
+	}
+	// the old keys no longer open a channel; the new ones do
+	if _, sw := txHex(t, c, "80 50 01 00 08 0102030405060708"); sw != 0x6A88 {
+		t.Fatalf("old key version: %04X", sw)
+	}
+	h2, err := gp.NewHostSession(gp.HostConfig{Keys: newSet, KeyVersion: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iu, _ := h2.InitializeUpdate()
+	r, sw := tx(t, c, iu)
+	if sw != 0x9000 || r[10] != 2 {
+		t.Fatalf("INITIALIZE UPDATE with version 2: %04X % X", sw, r)
+	}
+	ea, err := h2.ExternalAuthenticate(append(r, 0x90, 0x00))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, sw := tx(t, c, ea); sw != 0x9000 {
+		t.Fatalf("EXTERNAL AUTHENTICATE with the new keys: %04X", sw)
+	}
+}

@@ -14,12 +14,15 @@ const (
 	CardSecured     byte = 0x0F
 )
 
-const insGetData = 0xCA
+const (
+	insGetData = 0xCA
+	insPutKey  = 0xD8
+)
 
 // isdProcess handles a command while the issuer security domain is
-// selected. Card content management (DELETE, INSTALL, LOAD, PUT KEY, GET
-// STATUS) belongs here once the secure channel exists; until then those
-// instructions answer 6D00.
+// selected: GET DATA, the secure channel, PUT KEY. Card content management
+// (DELETE, INSTALL, LOAD, GET STATUS) belongs here too; until it exists
+// those instructions answer 6D00.
 func (c *Card) isdProcess(cmd Command) ([]byte, error) {
 	switch cmd.CLA {
 	case 0x00, 0x80:
@@ -41,12 +44,38 @@ func (c *Card) isdProcess(cmd Command) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if plain.INS == insGetData {
+		switch plain.INS {
+		case insGetData:
 			return c.getData(plain)
+		case insPutKey:
+			return c.putKey(plain)
 		}
 		return nil, SWINSNotSupported
 	}
 	return nil, SWCLANotSupported
+}
+
+// putKey replaces the key set P1 names (00: the default one) with the one
+// the host sent; from the next INITIALIZE UPDATE on only the new keys work.
+func (c *Card) putKey(plain Command) ([]byte, error) {
+	ks, resp, err := c.session.PutKey(plain)
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	if plain.P1 != 0 {
+		for i = range c.sd.Keys {
+			if c.sd.Keys[i].Version == plain.P1 {
+				break
+			}
+		}
+	}
+	if i >= len(c.sd.Keys) || plain.P1 != 0 && c.sd.Keys[i].Version != plain.P1 {
+		return nil, SWReferencedDataNotFound
+	}
+	c.sd.Keys[i] = ks
+	c.markDirty()
+	return resp, nil
 }
 
 // getData answers GET DATA for CPLC (9F7F), Card Recognition Data (0066)

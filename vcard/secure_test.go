@@ -51,6 +51,10 @@ func (s *plainSession) DecryptChallenge(block []byte) ([]byte, error) { return s
 
 func (s *plainSession) UnwrapTransportKey(block []byte) ([]byte, error) { return s.plainKey(block) }
 
+func (s *plainSession) PutKey(plain Command) (GPKeySet, []byte, error) {
+	return GPKeySet{}, nil, SWINSNotSupported
+}
+
 func (s *plainSession) plainKey(block []byte) ([]byte, error) {
 	if len(block) < 2 || len(block) < 2+int(block[1]) {
 		return nil, SWWrongData

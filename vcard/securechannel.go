@@ -85,4 +85,8 @@ type SecureSession interface {
 	// transport key, wrapped under the session DEK (the static KEK for
 	// SCP01, S-DEK for SCP02), verifying its check value when present.
 	UnwrapTransportKey(block []byte) ([]byte, error)
+	// PutKey checks an unwrapped PUT KEY (84 D8, plain) and returns the new
+	// key set (keys decrypted under the session DEK, check values verified)
+	// and the response data: new version ‖ the three key check values.
+	PutKey(plain Command) (GPKeySet, []byte, error)
 }
