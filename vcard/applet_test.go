@@ -19,9 +19,15 @@ type step struct {
 
 var varRef = regexp.MustCompile(`\$[a-z0-9]+`)
 
-// runSteps runs a scenario against one card, from power-on.
+// runSteps runs a scenario against one card, from power-on, through the
+// in-process transport as host code would.
 func runSteps(t *testing.T, c *Card, steps []step) {
 	t.Helper()
+	tr, err := NewTransport(NewSlot(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
 	vars := map[string][]byte{"zero": make([]byte, 8)}
 	for i, s := range steps {
 		expand := func(x string) string {
@@ -33,7 +39,11 @@ func runSteps(t *testing.T, c *Card, steps []step) {
 				return hex.EncodeToString(v)
 			})
 		}
-		data, sw := txHex(t, c, expand(s.cmd))
+		resp, err := tr.Transmit(unhex(t, expand(s.cmd)))
+		if err != nil || len(resp) < 2 {
+			t.Fatalf("step %d %q: % X %v", i, s.cmd, resp, err)
+		}
+		data, sw := resp[:len(resp)-2], uint16(resp[len(resp)-2])<<8|uint16(resp[len(resp)-1])
 		if sw != s.sw {
 			t.Fatalf("step %d %q: SW %04X, want %04X (data % X)", i, s.cmd, sw, s.sw, data)
 		}
