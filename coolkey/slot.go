@@ -338,14 +338,16 @@ func (s *slot) revalidateLocked(tok *token) bool {
 	wasLoggedIn := tok.loggedIn.Swap(false)
 	var id *cardedge.Identity
 	err := s.connectLocked()
-	for attempt := 0; err == nil && attempt < 2; attempt++ {
-		err = s.card.Transact(func() error {
+	if err == nil {
+		identify := func() error {
 			var err error
 			id, err = s.card.Identify(cardedge.IdentifyOptions{})
 			return err
-		})
-		if !errors.Is(err, cardedge.ErrCardReset) {
-			break
+		}
+		// The first transaction after a reset reports it; the second
+		// one talks to the card.
+		if err = s.card.Transact(identify); errors.Is(err, cardedge.ErrCardReset) {
+			err = s.card.Transact(identify)
 		}
 	}
 	if err == nil && identityOf(id).same(tok.ident) {

@@ -39,6 +39,7 @@ func (s *Source) Attach(name string, slot *vcard.Slot) {
 	r := &reader{name: name, slot: slot, present: present, counter: counter}
 	s.readers = append(s.readers, r)
 	latches := append([]*cardedge.EventLatch(nil), s.latches...)
+	ch := slot.Changed()
 	s.mu.Unlock()
 	k := cardedge.ReaderAdded
 	if present {
@@ -47,14 +48,23 @@ func (s *Source) Attach(name string, slot *vcard.Slot) {
 	for _, l := range latches {
 		l.Post(name, k)
 	}
-	go s.watch(r)
+	go s.watch(r, slot, ch)
 }
 
-// watch turns slot changes into events until the process ends (the test
-// binary's lifetime; a slot that never changes costs one parked goroutine).
-func (s *Source) watch(r *reader) {
+// watch turns the changes of slot into events for as long as it is r's
+// slot (a parked goroutine per slot for the test binary's lifetime). ch was
+// taken before the goroutine started, so no change is missed; a change
+// between two takes is caught by Notify comparing states.
+func (s *Source) watch(r *reader, slot *vcard.Slot, ch <-chan struct{}) {
 	for {
-		<-r.slot.Changed()
+		<-ch
+		ch = slot.Changed()
+		s.mu.Lock()
+		current := r.slot == slot
+		s.mu.Unlock()
+		if !current {
+			return
+		}
 		s.Notify(r.name)
 	}
 }
@@ -85,6 +95,33 @@ func (s *Source) Notify(name string) {
 	s.mu.Unlock()
 	for _, l := range latches {
 		l.Post(name, k)
+	}
+}
+
+// Swap replaces the card in the named reader with the one in slot, as if
+// the user swapped cards faster than anyone looked, and reports
+// CardRemoved|CardInserted.
+func (s *Source) Swap(name string, slot *vcard.Slot) {
+	s.mu.Lock()
+	var old *vcard.Slot
+	var r *reader
+	for _, rd := range s.readers {
+		if rd.name == name {
+			r, old = rd, rd.slot
+			rd.slot = slot
+			rd.present, rd.counter = slot.State()
+		}
+	}
+	ch := slot.Changed()
+	latches := append([]*cardedge.EventLatch(nil), s.latches...)
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	old.Remove()
+	go s.watch(r, slot, ch)
+	for _, l := range latches {
+		l.Post(name, cardedge.CardRemoved|cardedge.CardInserted)
 	}
 }
 
