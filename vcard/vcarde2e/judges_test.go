@@ -108,8 +108,19 @@ func clearCoolKeyCache(t *testing.T) {
 func p11(t *testing.T, module string, args ...string) e2e.Result {
 	t.Helper()
 	res := e2e.Run(t, 60*time.Second, "pkcs11-tool", append([]string{"--module", module}, args...)...)
-	t.Logf("pkcs11-tool %s %s:\n%s%s", filepath.Base(module), strings.Join(args, " "), res.Stdout, res.Stderr)
+	t.Logf("pkcs11-tool %s %s:\n%s%s", filepath.Base(module), strings.Join(redactPIN(args), " "), res.Stdout, res.Stderr)
 	return res
+}
+
+// redactPIN keeps PINs out of test logs, even test PINs.
+func redactPIN(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if i > 0 && out[i-1] == "--pin" {
+			out[i] = "***"
+		}
+	}
+	return out
 }
 
 func mustP11(t *testing.T, module string, args ...string) string {
