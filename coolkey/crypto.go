@@ -208,6 +208,9 @@ func (o *signOp) Final() ([]byte, error) {
 
 func (o *signOp) end() { o.s.opActive = false }
 
+// Cancel is called when pkcs11mod ends the operation on its own.
+func (o *signOp) Cancel() { o.end() }
+
 // signDigest signs: the input is the digest for combined mechanisms, and
 // the caller's data otherwise.
 func (o *signOp) signDigest(in []byte) ([]byte, error) {
@@ -388,6 +391,14 @@ func (o *decryptOp) Final() ([]byte, error) {
 }
 
 func (o *decryptOp) end() { o.s.opActive = false }
+
+// Cancel is called when pkcs11mod ends the operation on its own.
+func (o *decryptOp) Cancel() { o.end() }
+
+var (
+	_ p11.OperationCanceler = (*signOp)(nil)
+	_ p11.OperationCanceler = (*decryptOp)(nil)
+)
 
 func (o *decryptOp) decrypt(ct []byte) ([]byte, error) {
 	if err := o.s.alive(); err != nil {

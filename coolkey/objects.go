@@ -48,6 +48,9 @@ type object struct {
 	// owner is the session that created a session object, nil for token
 	// objects.
 	owner *session
+	// seq is the position of the card object it came from, which orders
+	// the table (and its handles) as the card orders its objects.
+	seq int
 }
 
 // keyInfo is a private key as the card knows it.
@@ -113,6 +116,7 @@ type objectBuilder struct {
 
 // cardCert is a certificate object with its parsed form.
 type cardCert struct {
+	seq   int
 	attrs map[p11.AttributeType][]byte
 	cert  *x509.Certificate // nil when CKA_VALUE does not parse
 	obj   *object
@@ -126,13 +130,18 @@ func (b *objectBuilder) build(objs []cardedge.Object, reader string, atr []byte)
 	certs := map[string]*cardCert{}
 	var certOrder []*cardCert
 	var keys, data []cardedge.Object
-	for _, o := range objs {
+	seq := map[cardedge.ObjectID]int{}
+	for i, o := range objs {
+		if _, ok := seq[o.ID]; !ok {
+			seq[o.ID] = i
+		}
 		switch o.ID.Letter() {
 		case cardedge.LetterCertAttrs:
 			c := b.cert(o)
 			if c == nil {
 				continue
 			}
+			c.seq = i
 			certOrder = append(certOrder, c)
 			if id := string(c.attrs[p11.CKA_ID]); certs[id] == nil {
 				certs[id] = c
@@ -158,10 +167,10 @@ func (b *objectBuilder) build(objs []cardedge.Object, reader string, atr []byte)
 		}
 	}
 	for _, o := range keys {
-		b.key(o, certs)
+		b.key(o, certs, seq[o.ID])
 	}
 	for _, o := range data {
-		b.data(o)
+		b.data(o, seq[o.ID])
 	}
 	allPublic := true
 	for _, c := range certOrder {
@@ -172,7 +181,7 @@ func (b *objectBuilder) build(objs []cardedge.Object, reader string, atr []byte)
 	if allPublic {
 		// Firefox counts a token with this profile as "friendly": it
 		// lists its certificates without asking for the PIN.
-		b.add(&object{class: p11.CKO_PROFILE, attrs: map[p11.AttributeType][]byte{
+		b.add(&object{class: p11.CKO_PROFILE, seq: len(objs), attrs: map[p11.AttributeType][]byte{
 			p11.CKA_CLASS:      p11.ULongValue(uint(p11.CKO_PROFILE)),
 			p11.CKA_TOKEN:      p11.BoolValue(true),
 			p11.CKA_PRIVATE:    p11.BoolValue(false),
@@ -180,7 +189,7 @@ func (b *objectBuilder) build(objs []cardedge.Object, reader string, atr []byte)
 			p11.CKA_PROFILE_ID: p11.ULongValue(p11.CKP_PUBLIC_CERTIFICATES_TOKEN),
 		}})
 	}
-	b.add(&object{class: ckoMozReader, hidden: true, attrs: map[p11.AttributeType][]byte{
+	b.add(&object{class: ckoMozReader, hidden: true, seq: len(objs) + 1, attrs: map[p11.AttributeType][]byte{
 		p11.CKA_CLASS:      p11.ULongValue(uint(ckoMozReader)),
 		p11.CKA_TOKEN:      p11.BoolValue(true),
 		p11.CKA_PRIVATE:    p11.BoolValue(false),
@@ -189,11 +198,15 @@ func (b *objectBuilder) build(objs []cardedge.Object, reader string, atr []byte)
 		ckaMozIsCoolKey:    p11.BoolValue(true),
 		ckaMozATR:          bytes.Clone(atr),
 	}})
+	// Card order, as the reference module lists objects; then handles.
+	slices.SortStableFunc(b.out, func(x, y *object) int { return x.seq - y.seq })
+	for _, o := range b.out {
+		o.handle = b.newHandle()
+	}
 	return b.out, b.info
 }
 
 func (b *objectBuilder) add(o *object) {
-	o.handle = b.newHandle()
 	if v, ok := o.attrs[p11.CKA_PRIVATE]; ok {
 		o.private = len(v) == 1 && v[0] != 0
 	}
@@ -322,7 +335,7 @@ func (b *objectBuilder) finishCert(c *cardCert, hasKey bool) {
 	if _, ok := m[p11.CKA_LABEL]; !ok {
 		m[p11.CKA_LABEL] = []byte(fmt.Sprintf("Certificate %X", m[p11.CKA_ID]))
 	}
-	c.obj = &object{class: p11.CKO_CERTIFICATE, attrs: m}
+	c.obj = &object{class: p11.CKO_CERTIFICATE, attrs: m, seq: c.seq}
 	b.add(c.obj)
 }
 
@@ -412,7 +425,7 @@ func ecPublicKey(curve elliptic.Curve, point []byte) (*ecdsa.PublicKey, bool) {
 // key builds a public or private key object, completing it from the
 // certificate with the same CKA_ID: modulus and exponent, or curve and
 // point, label and subject.
-func (b *objectBuilder) key(o cardedge.Object, certs map[string]*cardCert) {
+func (b *objectBuilder) key(o cardedge.Object, certs map[string]*cardCert, seq int) {
 	m := nativeAttrs(o)
 	classVal, _ := ulongOf(m[p11.CKA_CLASS])
 	class := p11.ObjectClass(classVal)
@@ -490,7 +503,7 @@ func (b *objectBuilder) key(o cardedge.Object, certs map[string]*cardCert) {
 		m[p11.CKA_LABEL] = []byte(fmt.Sprintf("Key %X", m[p11.CKA_ID]))
 	}
 
-	obj := &object{class: class, attrs: m}
+	obj := &object{class: class, attrs: m, seq: seq}
 	if class == p11.CKO_PUBLIC_KEY {
 		for _, t := range []p11.AttributeType{p11.CKA_ENCRYPT, p11.CKA_VERIFY, p11.CKA_VERIFY_RECOVER, p11.CKA_WRAP, p11.CKA_TRUSTED} {
 			setDefault(m, t, p11.BoolValue(false))
@@ -614,7 +627,7 @@ func publicKeyInfo(k *keyInfo) []byte {
 }
 
 // data builds a CKO_DATA object: the card's attributes as they are.
-func (b *objectBuilder) data(o cardedge.Object) {
+func (b *objectBuilder) data(o cardedge.Object, seq int) {
 	m := nativeAttrs(o)
 	class, _ := ulongOf(m[p11.CKA_CLASS])
 	if p11.ObjectClass(class) != p11.CKO_DATA {
@@ -627,7 +640,7 @@ func (b *objectBuilder) data(o cardedge.Object) {
 	setDefault(m, p11.CKA_OBJECT_ID, nil)
 	setDefault(m, p11.CKA_VALUE, nil)
 	setDefault(m, p11.CKA_LABEL, []byte(o.ID.String()))
-	b.add(&object{class: p11.CKO_DATA, attrs: m})
+	b.add(&object{class: p11.CKO_DATA, attrs: m, seq: seq})
 }
 
 // mechanismArray encodes CKA_ALLOWED_MECHANISMS: an array of native
