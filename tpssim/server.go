@@ -151,7 +151,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(PathOperation, s.handleOperation)
 	mux.HandleFunc(pathOldTPS, s.handleOperation)
 	mux.HandleFunc(PathPhoneHome, s.handlePhoneHome)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An error answer to a chunked request: net/http would first
+		// wait for the end of the body, which a full-duplex client
+		// never sends. Closing after the reply skips that wait.
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // TLSConfig returns the HTTPS configuration with a server certificate for
