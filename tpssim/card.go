@@ -293,9 +293,12 @@ type channel struct {
 // openChannel runs INITIALIZE UPDATE and EXTERNAL AUTHENTICATE with the
 // currently selected application (card manager, or the applet, which
 // hands them to its security domain).
+//
+// The protocol must be known by then (detectProtocol, which selects the
+// card manager, so it runs before the application is selected).
 func (s *session) openChannel(info *cardInfo) (*channel, error) {
-	if err := s.detectProtocol(info); err != nil {
-		return nil, err
+	if !info.detected {
+		return nil, fail(tps.StatusErrSNAC, "internal error: secure channel protocol not detected")
 	}
 	host, err := s.srv.tks.hostSession(info.protocol)
 	if err != nil {

@@ -83,6 +83,9 @@ func (s *session) enroll(phoneHome string) error {
 		return fail(tps.StatusErrUpgradeApplet, "the card has no CoolKey applet")
 	}
 
+	if err := s.detectProtocol(info); err != nil {
+		return err
+	}
 	if _, err := s.transmit(selectAID(aidCoolKey)); err != nil {
 		return err
 	}

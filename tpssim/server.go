@@ -461,9 +461,9 @@ func (sess *session) finish(err error, remote string, start time.Time) {
 	// Log first: once END_OP is out, the client may act on the result
 	// (and a test may look at the log).
 	if act.Result == "success" {
-		sess.log.Info("operation succeeded", "cuid", sess.cuid, "user", sess.user)
+		sess.log.Info("operation succeeded", "user", sess.user)
 	} else {
-		sess.log.Warn("operation failed", "cuid", sess.cuid, "user", sess.user, "status", end.Status.String(), "err", act.Message)
+		sess.log.Warn("operation failed", "user", sess.user, "status", end.Status.String(), "err", act.Message)
 	}
 	if err := s.store.Log(act); err != nil {
 		sess.log.Error("activity log", "err", err)
