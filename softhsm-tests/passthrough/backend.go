@@ -19,7 +19,7 @@ type backend struct {
 	ctx *pkcs11.Ctx
 }
 
-func newBackend() pkcs11mod.Backend { return &backend{} }
+func newBackend() pkcs11mod.Backend { return withEvents(&backend{}) }
 
 // ckr turns a miekg error into the pkcs11mod error with the same CKR code.
 func ckr(err error) error {

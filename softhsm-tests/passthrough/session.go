@@ -283,3 +283,22 @@ var (
 	_ pkcs11mod.RandomSource     = (*session)(nil)
 	_ pkcs11mod.PINManager       = (*session)(nil)
 )
+
+// Cancel ends the target's operation when pkcs11mod ends ours on its own.
+// PKCS#11 2.40 has no way to cancel an operation, but SoftHSM (like most
+// modules) ends one on any completed or failed one-part call, so a
+// throwaway one-part call with one byte of data does it: a multi-part
+// operation fails it, a one-part one completes or fails it.
+func (o signOp) Cancel()    { o.s.ctx.Sign(o.s.sh, []byte{0}) }
+func (o decryptOp) Cancel() { o.s.ctx.Decrypt(o.s.sh, []byte{0}) }
+func (o encryptOp) Cancel() { o.s.ctx.Encrypt(o.s.sh, []byte{0}) }
+func (o verifyOp) Cancel()  { o.s.ctx.Verify(o.s.sh, []byte{0}, []byte{0}) }
+func (o digestOp) Cancel()  { o.s.ctx.Digest(o.s.sh, []byte{0}) }
+
+var (
+	_ pkcs11mod.OperationCanceler = signOp{}
+	_ pkcs11mod.OperationCanceler = decryptOp{}
+	_ pkcs11mod.OperationCanceler = encryptOp{}
+	_ pkcs11mod.OperationCanceler = verifyOp{}
+	_ pkcs11mod.OperationCanceler = digestOp{}
+)
