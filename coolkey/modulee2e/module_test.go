@@ -303,10 +303,12 @@ func mustRun(t *testing.T, vars []string, name string, args ...string) string {
 
 func redact(args []string) []string {
 	out := append([]string(nil), args...)
+	pinValue := regexp.MustCompile(`pin-value=[^;]*`)
 	for i := range out {
 		if i > 0 && (out[i-1] == "--pin" || out[i-1] == "--so-pin") {
 			out[i] = "***"
 		}
+		out[i] = pinValue.ReplaceAllString(out[i], "pin-value=***")
 	}
 	return out
 }

@@ -1,10 +1,12 @@
 package modulee2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/coolkey-go/coolkey-go/internal/e2e"
 	"github.com/coolkey-go/coolkey-go/vcard/provision"
 )
 
@@ -75,4 +77,51 @@ func TestSimMixedToken(t *testing.T) {
 	if !strings.Contains(out, "No errors") {
 		t.Error("pkcs11-tool --test reported errors")
 	}
+}
+
+// GnuTLS (p11tool) and OpenSSL's libp11 engine: the clients judges.md found
+// failing with the C++ module (strlen PINs; private keys visible before
+// login, so libp11 never logs in).
+func TestGnuTLSAndLibp11(t *testing.T) {
+	needTools(t, "p11tool", "openssl")
+	mod := module(t)
+	c := enrolled(t, provision.KeySpec("rsa2048"), provision.KeySpec("ec256"))
+	addr := serveSocket(t, c)
+	e := newEnv(t, "COOLKEY_SIM="+addr, "COOLKEY_PCSC=off")
+	dir := t.TempDir()
+	pub := certPub(t, dir, c.certs[1], "c1")
+
+	vars := append(e.vars(), "GNUTLS_PIN="+testPIN)
+	out := mustRun(t, vars, "p11tool", "--provider", mod, "--list-all-certs")
+	if !strings.Contains(out, "signing key for alice") || !strings.Contains(out, "type=cert") {
+		t.Errorf("p11tool lists no certificates")
+	}
+	res := run(t, vars, "p11tool", "--provider", mod, "--login", "--test-sign", "pkcs11:token=alice;id=%01;type=private")
+	if res.Err != nil || !strings.Contains(res.Stdout+res.Stderr, "Verifying against public key in the token... ok") {
+		t.Errorf("p11tool --test-sign: %v", res.Err)
+	}
+
+	engine := "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
+	if _, err := os.Stat(engine); err != nil {
+		e2e.Skipf(t, "libp11 engine not installed: %v", err)
+	}
+	cnf := writeFile(t, dir, "openssl.cnf", []byte(strings.Join([]string{
+		"openssl_conf = openssl_init",
+		"[openssl_init]", "engines = engine_section",
+		"[engine_section]", "pkcs11 = pkcs11_section",
+		"[pkcs11_section]", "engine_id = pkcs11", "dynamic_path = " + engine, "MODULE_PATH = " + mod, "init = 0", "",
+	}, "\n")))
+	ovars := append(e.vars(), "OPENSSL_CONF="+cnf)
+	msg := writeFile(t, dir, "msg", []byte("libp11"))
+	digest := filepath.Join(dir, "msg.sha256")
+	mustRun(t, nil, "openssl", "dgst", "-sha256", "-binary", "-out", digest, msg)
+	sig := filepath.Join(dir, "sig")
+	key := "pkcs11:token=alice;id=%01;type=private;pin-value=" + testPIN
+	mustRun(t, ovars, "openssl", "pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", key,
+		"-sign", "-in", digest, "-pkeyopt", "digest:sha256", "-out", sig)
+	mustRun(t, nil, "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-in", digest, "-sigfile", sig, "-pkeyopt", "digest:sha256")
+	self := filepath.Join(dir, "self.pem")
+	mustRun(t, ovars, "openssl", "req", "-engine", "pkcs11", "-keyform", "engine", "-key", key,
+		"-new", "-x509", "-subj", "/CN=libp11 test", "-days", "1", "-out", self)
+	mustRun(t, nil, "openssl", "verify", "-CAfile", self, self)
 }
