@@ -59,6 +59,10 @@ func TestPkcs11ToolListings(t *testing.T) {
 		{"--read-object", "--type", "cert", "--id", "01"},
 		{"--login", "--pin", userPIN, "--read-object", "--type", "pubkey", "--id", "02"},
 		{"--generate-random", "0"},
+		// The child's C_Initialize: pkcs11mod notices the fork and starts
+		// afresh; SoftHSM underneath says CKR_CRYPTOKI_ALREADY_INITIALIZED,
+		// as it does when loaded directly. Nothing hangs.
+		{"--test-fork"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			e.differential(t, nil, append([]string{"pkcs11-tool", "--module", "MODULE"}, args...)...)
@@ -261,5 +265,44 @@ func TestP11Tool(t *testing.T) {
 				t.Errorf("SoftHSM directly (-) and through pkcs11mod (+) differ:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLogging checks that the module logs only when asked, to the file
+// asked for, and never a PIN.
+func TestLogging(t *testing.T) {
+	e := setup(t)
+	tok := e.newToken(t)
+	const pin = "Pin-Secret-4711"
+	logFile := filepath.Join(tok.dir, "module.log")
+	args := []string{"pkcs11-tool", "--module", "MODULE", "--login", "--pin", pin, "--list-objects"}
+
+	quiet := tok.run(t, e.passthrough, nil, args...)
+	direct := tok.run(t, e.direct, nil, args...)
+	if quiet != direct {
+		t.Errorf("without logging the module's output differs from SoftHSM's:\n%s\n---\n%s", quiet.Output, direct.Output)
+	}
+	if _, err := os.Stat(logFile); err == nil {
+		t.Fatal("a log file appeared without PASSTHROUGH_LOG")
+	}
+
+	logged := tok.run(t, e.passthrough, []string{"PASSTHROUGH_LOG=" + logFile, "PASSTHROUGH_LOG_LEVEL=trace"}, args...)
+	if logged != direct {
+		t.Errorf("logging changed the client's output:\n%s", logged.Output)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"msg=initialized", "msg=C_Login", "rv=CKR_PIN_INCORRECT", "msg=finalized"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(string(log), pin) {
+		t.Errorf("the PIN is in the log:\n%s", log)
+	}
+	if fi, _ := os.Stat(logFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode %v, want 0600", fi.Mode().Perm())
 	}
 }
