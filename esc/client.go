@@ -216,9 +216,6 @@ func (c *Client) fillFromCache(info *CardInfo) {
 	cc := c.Config.Card(info.CUID)
 	if cc != nil {
 		info.Issuer = cc.IssuerName
-		if info.PhoneHomeURL == "" && cc.URLFromUser {
-			info.PhoneHomeURL = cc.PhoneHomeURL
-		}
 	}
 	switch {
 	case c.Config.TPSURL != "":

@@ -47,7 +47,7 @@ func runOperation(env *cliEnv, name string, op tps.Op, args []string) error {
 		fmt.Fprintln(env.Stderr, "5 untrusted TPS certificate, 6 card failure, 7 cancelled.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

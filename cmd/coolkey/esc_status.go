@@ -50,7 +50,7 @@ func runStatus(env *cliEnv, args []string) error {
 	var cf clientFlags
 	fs.StringVar(&cf.reader, "reader", "", "show only reader `NAME`")
 	asJSON := fs.Bool("json", false, "print JSON: a list of {reader, status, cuid, atr, certificates, …}")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -138,7 +138,7 @@ func runPhoneHome(env *cliEnv, args []string) error {
 	cf.register(fs, false)
 	urlFlag := fs.String("url", "", "phone-home `URL` to use for this card (for a card that carries none, or to override it); remembered for the card")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -202,7 +202,7 @@ func runDiagnose(env *cliEnv, args []string) error {
 	fs.StringVar(&cf.reader, "reader", "", "show only reader `NAME`")
 	lines := fs.Int("lines", 40, "show the last `N` lines of the diagnostics log")
 	watch := fs.Bool("watch", false, "then log and print card insertions and removals until interrupted")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -280,7 +280,7 @@ func runTrustAdd(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr, "Adds the certificates in CA.pem (the TPS's CA chain) to the certificates this user trusts for")
 		fmt.Fprintln(env.Stderr, "TPS and phone-home connections, besides the system's.")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -315,7 +315,7 @@ func runTrustAdd(env *cliEnv, args []string) error {
 
 func runTrustList(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "trust list")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	paths, err := esc.DefaultPaths(env.Getenv)

@@ -42,7 +42,7 @@ func runSimTPSServe(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr, "Runs until SIGINT or SIGTERM. Operations: POST /tps/tps; phone home: GET /tps/phoneHome.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
