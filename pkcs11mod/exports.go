@@ -10,10 +10,7 @@ package pkcs11mod
 */
 import "C"
 
-import (
-	"strings"
-	"unsafe"
-)
+import "unsafe"
 
 // ---- general purpose ----
 
@@ -55,7 +52,7 @@ func C_GetInfo(pInfo C.CK_INFO_PTR) C.CK_RV {
 		if err != nil {
 			return err
 		}
-		pInfo.cryptokiVersion = cVersion(CryptokiVersion)
+		pInfo.cryptokiVersion = cVersion(cryptokiVersion)
 		padCopy(text(pInfo.manufacturerID[:]), li.Manufacturer)
 		pInfo.flags = 0
 		padCopy(text(pInfo.libraryDescription[:]), li.Description)
@@ -187,7 +184,7 @@ func C_InitToken(slotID C.CK_SLOT_ID, pPin C.CK_UTF8CHAR_PTR, ulPinLen C.CK_ULON
 			return err
 		}
 		defer wipe(pin)
-		label := strings.TrimRight(string(view(unsafe.Pointer(pLabel), 32)), " ")
+		label := trimBlank(view(unsafe.Pointer(pLabel), 32))
 		return lib.initToken(SlotID(slotID), pin, label)
 	})
 }

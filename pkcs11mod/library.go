@@ -256,9 +256,9 @@ func (l *library) info() (LibraryInfo, error) {
 	return in.backend.Info(), nil
 }
 
-// CryptokiVersion is the version C_GetInfo reports. C_GetFunctionList hands
+// cryptokiVersion is the version C_GetInfo reports. C_GetFunctionList hands
 // out a 2.40 table; the 3.0 one is reached through C_GetInterface.
-var CryptokiVersion = Version{2, 40}
+var cryptokiVersion = Version{2, 40}
 
 func (l *library) slotList(tokenPresent bool) ([]SlotID, error) {
 	in, done, err := l.enter()

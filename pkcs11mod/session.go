@@ -1,6 +1,7 @@
 package pkcs11mod
 
 import (
+	"cmp"
 	"reflect"
 	"slices"
 	"sync"
@@ -180,7 +181,7 @@ func (l *library) closeAllSessions(slot SlotID) error {
 	in.mu.Unlock()
 	// Close in handle order so the last one (which logs out) is
 	// deterministic.
-	slices.SortFunc(victims, func(a, b *session) int { return int(a.handle) - int(b.handle) })
+	slices.SortFunc(victims, func(a, b *session) int { return cmp.Compare(a.handle, b.handle) })
 	var first error
 	for _, s := range victims {
 		s.mu.Lock()
