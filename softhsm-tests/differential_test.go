@@ -210,15 +210,19 @@ func TestPkcs11ToolThreads(t *testing.T) {
 }
 
 // TestNSS registers each module in a fresh NSS database and lists it,
-// its certificates and its keys as Firefox's NSS would see them.
+// its certificates and its keys as Firefox's NSS would see them: with the
+// system NSS and, when installed, with Firefox ESR's own newer NSS. NSS
+// uses C_GetInterface (pkcs11mod's 3.0 interface) where it is exported and
+// C_GetFunctionList otherwise (SoftHSM 2.6), so this also compares the two
+// tables.
 func TestNSS(t *testing.T) {
 	e := setup(t)
 	for _, tool := range []string{"certutil", "modutil"} {
 		requireTool(t, tool)
 	}
-	prepare := func(tok token) {
-		os.WriteFile(filepath.Join(tok.dir, "pin"), []byte(userPIN+"\n"), 0o600)
-		os.Mkdir(filepath.Join(tok.dir, "db"), 0o700)
+	nssLibs := map[string]string{"system": ""}
+	if _, err := os.Stat("/usr/lib/firefox-esr/libnss3.so"); err == nil {
+		nssLibs["firefox-esr"] = "/usr/lib/firefox-esr"
 	}
 	steps := [][]string{
 		{"certutil", "-N", "-d", "sql:db", "--empty-password"},
@@ -229,19 +233,31 @@ func TestNSS(t *testing.T) {
 		{"certutil", "-K", "-d", "sql:db", "-h", tokenLabel, "-f", "pin"},
 		{"certutil", "-K", "-d", "sql:db", "-h", "all", "-f", "pin"},
 	}
-	a, b := e.newToken(t), e.newToken(t)
-	prepare(a)
-	prepare(b)
-	for _, step := range steps {
-		ra := a.run(t, e.direct, nil, step...)
-		rb := b.run(t, e.passthrough, nil, step...)
-		if diff := cmp.Diff(ra, rb); diff != "" {
-			t.Errorf("%s: SoftHSM directly (-) and through pkcs11mod (+) differ:\n%s", strings.Join(step, " "), diff)
-		}
-		if ra.Exit != 0 {
-			t.Errorf("%s: exit %d\n%s", strings.Join(step, " "), ra.Exit, ra.Output)
-		}
-		t.Logf("%s:\n%s", strings.Join(step, " "), rb.Output)
+	for name, libdir := range nssLibs {
+		t.Run(name, func(t *testing.T) {
+			var env []string
+			if libdir != "" {
+				env = []string{"LD_LIBRARY_PATH=" + libdir}
+			}
+			a, b := e.newToken(t), e.newToken(t)
+			for _, tok := range []token{a, b} {
+				os.WriteFile(filepath.Join(tok.dir, "pin"), []byte(userPIN+"\n"), 0o600)
+				os.Mkdir(filepath.Join(tok.dir, "db"), 0o700)
+			}
+			for _, step := range steps {
+				ra := a.run(t, e.direct, env, step...)
+				rb := b.run(t, e.passthrough, env, step...)
+				if diff := cmp.Diff(ra, rb); diff != "" {
+					t.Errorf("%s: SoftHSM directly (-) and through pkcs11mod (+) differ:\n%s", strings.Join(step, " "), diff)
+				}
+				if ra.Exit != 0 {
+					t.Errorf("%s: exit %d\n%s", strings.Join(step, " "), ra.Exit, ra.Output)
+				}
+			}
+			if r := b.run(t, e.passthrough, env, "certutil", "-K", "-d", "sql:db", "-h", tokenLabel, "-f", "pin"); !strings.Contains(r.Output, "rsa") || !strings.Contains(r.Output, "ec") {
+				t.Errorf("NSS does not see the keys through pkcs11mod:\n%s", r.Output)
+			}
+		})
 	}
 }
 
