@@ -288,3 +288,56 @@ func TestInProcessRenewal(t *testing.T) {
 		t.Errorf("signing with the renewed certificate: %v", err)
 	}
 }
+
+// newBlankWorld is newWorld with a card that has no applet yet.
+func newBlankWorld(t *testing.T, policy string) *world {
+	t.Helper()
+	w := newWorld(t, policy)
+	cuid, _ := cardedge.ParseCUID(cuidHex)
+	card, err := vcard.New(vcard.BlankImage(cardedge.CPLCForCUID(cuid).Encode()[3:]), vcard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.slot = vcard.NewSlot(card)
+	w.client.Source = slotSource{w.slot}
+	return w
+}
+
+func TestInProcessFormatThenEnroll(t *testing.T) {
+	w := newBlankWorld(t, "")
+	if info, _ := w.client.Card(readerName); info.Status != "NO_APPLET" {
+		t.Fatalf("blank card: %+v", info)
+	}
+	tasks, err := w.run(tps.OpFormat, creds{"jdoe", "secret", ""})
+	if err != nil {
+		t.Fatalf("format: %v", err)
+	}
+	if len(tasks) < 5 || tasks[0] != tps.TaskAppletBlock || tasks[len(tasks)-1] != tps.TaskDone {
+		t.Errorf("format progress %v", tasks)
+	}
+	info, err := w.client.Card(readerName)
+	if err != nil || info.Status != "UNINITIALIZED" || info.PhoneHomeURL != w.hs.URL+"/tps/phoneHome" {
+		t.Fatalf("after format: %+v %v", info, err)
+	}
+	if _, err := w.run(tps.OpEnroll, creds{"jdoe", "secret", "1234"}); err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	if info, _ := w.client.Card(readerName); info.Status != "ENROLLED" || len(info.Certificates) != 2 {
+		t.Fatalf("after enroll: %+v", info)
+	}
+}
+
+// An unknown card is formatted as part of its first enrollment.
+func TestInProcessEnrollUnknownBlankCard(t *testing.T) {
+	w := newBlankWorld(t, "")
+	tasks, err := w.run(tps.OpEnroll, creds{"jdoe", "secret", "1234"})
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	if tasks[0] != tps.TaskAppletBlock {
+		t.Errorf("no applet installation in %v", tasks)
+	}
+	if info, _ := w.client.Card(readerName); info.Status != "ENROLLED" {
+		t.Fatalf("after enroll: %+v", info)
+	}
+}
