@@ -3,6 +3,7 @@ package coolkey
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"crypto/rsa"
 	"strings"
 	"testing"
@@ -431,5 +432,54 @@ func TestNoAppletCard(t *testing.T) {
 	// The CUID comes from the card manager's CPLC data.
 	if ti.SerialNumber != "12345678" || ti.Manufacturer != "4090 Axalto" {
 		t.Errorf("CUID from CPLC: %+v", ti)
+	}
+}
+
+// Sessions used from many goroutines at once (NSS does): operations on the
+// card are serialised per reader, metadata calls never wait for them.
+func TestConcurrentSessions(t *testing.T) {
+	a := newAlice(t)
+	pub := a.rsa1k.Signer.Public().(*rsa.PublicKey)
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		go func() {
+			s, err := a.b.OpenSession(1, false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			ss := s.(*session)
+			defer ss.Close()
+			for i := 0; i < 5; i++ {
+				hs, _ := ss.FindObjects([]p11.Attribute{classAttr(p11.CKO_PRIVATE_KEY), idAttr(2)})
+				if len(hs) != 1 {
+					errs <- fmt.Errorf("found %d keys", len(hs))
+					return
+				}
+				op, err := ss.SignInit(p11.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS}, hs[0])
+				if err != nil {
+					errs <- err
+					return
+				}
+				msg := []byte(fmt.Sprintf("message %d", i))
+				sig, err := op.Sign(msg)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum256(msg), sig); err != nil {
+					errs <- err
+					return
+				}
+				a.b.TokenInfo(1)
+				ss.LoginState()
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
