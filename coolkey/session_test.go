@@ -3,8 +3,8 @@ package coolkey
 import (
 	"context"
 	"crypto"
-	"fmt"
 	"crypto/rsa"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
