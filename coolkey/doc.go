@@ -31,4 +31,15 @@
 // APDUs are counted (APDUCount; COOLKEY_APDU_COUNT_FILE for other
 // processes) and, at pkcs11mod.LevelTrace, logged with PINs, nonces,
 // decrypted data and secrets masked.
+//
+// Environment, read at C_Initialize:
+//
+//	COOLKEY_SIM=addr[,addr...]  virtual cards on the socket transport, a slot each
+//	COOLKEY_PCSC=off            no PC/SC readers (only COOLKEY_SIM cards)
+//	COOLKEY_CACHE=off           no object cache
+//	XDG_CACHE_HOME              where the object cache lives (…/coolkey-go)
+//	COOLKEY_APDU_COUNT_FILE     file that receives the process's APDU count
+//
+// The library parameter noAppletOK=yes (what the ESC passes) makes cards
+// without the CoolKey applet appear as tokens with firmware version 0.0.
 package coolkey
