@@ -33,15 +33,27 @@ const (
 // Package is the applet code loaded on the card (the executable load file):
 // what GET STATUS and GET BUILD ID report.
 type Package struct {
-	AID          []byte
+	AID []byte
+	// ModuleAID is the applet class in the package (GP's executable
+	// module) that INSTALL [for install] names; empty means
+	// DefaultAppletAID.
+	ModuleAID    []byte
 	Major, Minor byte   // applet version
 	BuildID      uint32 // GET BUILD ID
+}
+
+// moduleAID returns the executable module AID, defaulted.
+func (p *Package) moduleAID() []byte {
+	if len(p.ModuleAID) == 0 {
+		return DefaultAppletAID
+	}
+	return p.ModuleAID
 }
 
 // DefaultPackage is the CoolKey applet this card emulates: the SC650 branch
 // (version 1.4, build 5875566E), the only one with ECC.
 func DefaultPackage() Package {
-	return Package{AID: []byte{0x62, 0x76, 0x01, 0xFF, 0x00, 0x00}, Major: 1, Minor: 4, BuildID: 0x5875566E}
+	return Package{AID: []byte{0x62, 0x76, 0x01, 0xFF, 0x00, 0x00}, ModuleAID: bytes.Clone(DefaultAppletAID), Major: 1, Minor: 4, BuildID: 0x5875566E}
 }
 
 // DefaultAppletAID is the CoolKey applet instance AID.
@@ -111,6 +123,11 @@ func newApplet(card *Card, pkg Package, aid []byte, heapSize int) *applet {
 	}
 	return a
 }
+
+// selectable reports whether SELECT may pick the instance: it has reached
+// SELECTABLE (low three bits set, as in 07 and the application-specific
+// states such as 0F) and is not locked (bit 7).
+func (a *applet) selectable() bool { return a.lifeCycle&0x87 == 0x07 }
 
 // pinEnabled is GET LIFE CYCLE's "pinEnabled": set by the first CREATE PIN.
 // PINs are never deleted, so it is the same as "some PIN exists".

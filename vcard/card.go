@@ -60,6 +60,7 @@ type Card struct {
 	selected application
 	pending  SecureSession // after INITIALIZE UPDATE
 	session  SecureSession // after EXTERNAL AUTHENTICATE
+	loading  *loadSession  // between INSTALL [for load] and the last LOAD
 	dirty    bool
 	powered  bool
 	comment  string // the image's free-text comment, kept across saves
@@ -241,7 +242,7 @@ func (c *Card) selectByName(cmd Command) ([]byte, error) {
 	switch {
 	case len(aid) == 0 || bytes.HasPrefix(c.sd.AID, aid) && len(aid) >= 5:
 		target = appISD
-	case c.applet != nil && c.applet.lifeCycle&0x80 == 0 && len(aid) >= 5 && bytes.HasPrefix(c.applet.aid, aid):
+	case c.applet != nil && c.applet.selectable() && len(aid) >= 5 && bytes.HasPrefix(c.applet.aid, aid):
 		target = appApplet
 	}
 	if target < 0 || cmd.P2&0x03 != 0 {
@@ -264,6 +265,7 @@ func (c *Card) selectByName(cmd Command) ([]byte, error) {
 
 func (c *Card) endSession() {
 	c.pending, c.session = nil, nil
+	c.loading = nil
 }
 
 // initializeUpdate starts a secure channel session (80 50), for the

@@ -52,9 +52,12 @@ type KeySetImage struct {
 
 // PackageImage is the applet code on the card.
 type PackageImage struct {
-	AID     Hex    `json:"aid"`
-	Version string `json:"version"`  // "major.minor", e.g. "1.4"
-	BuildID Hex    `json:"build_id"` // 4 bytes
+	AID Hex `json:"aid"`
+	// ModuleAID is the applet class AID in the package; absent means
+	// the CoolKey applet's, 627601FF000000.
+	ModuleAID Hex    `json:"module_aid,omitempty"`
+	Version   string `json:"version"`  // "major.minor", e.g. "1.4"
+	BuildID   Hex    `json:"build_id"` // 4 bytes
 }
 
 // AppletImage is a CoolKey applet instance.
@@ -285,11 +288,15 @@ func (p *PackageImage) pkg() (Package, error) {
 	if len(p.BuildID) != 4 {
 		return Package{}, fmt.Errorf("vcard: build ID of %d bytes, want 4", len(p.BuildID))
 	}
+	if n := len(p.ModuleAID); n != 0 && (n < 5 || n > 16) {
+		return Package{}, fmt.Errorf("vcard: module AID of %d bytes", n)
+	}
 	return Package{
-		AID:     bytes.Clone(p.AID),
-		Major:   byte(ma),
-		Minor:   byte(mi),
-		BuildID: uint32(p.BuildID[0])<<24 | uint32(p.BuildID[1])<<16 | uint32(p.BuildID[2])<<8 | uint32(p.BuildID[3]),
+		AID:       bytes.Clone(p.AID),
+		ModuleAID: bytes.Clone(p.ModuleAID),
+		Major:     byte(ma),
+		Minor:     byte(mi),
+		BuildID:   uint32(p.BuildID[0])<<24 | uint32(p.BuildID[1])<<16 | uint32(p.BuildID[2])<<8 | uint32(p.BuildID[3]),
 	}, nil
 }
 
@@ -482,6 +489,9 @@ func (c *Card) image() *Image {
 			AID:     bytes.Clone(c.pkg.AID),
 			Version: fmt.Sprintf("%d.%d", c.pkg.Major, c.pkg.Minor),
 			BuildID: Hex{byte(b >> 24), byte(b >> 16), byte(b >> 8), byte(b)},
+		}
+		if m := c.pkg.moduleAID(); !bytes.Equal(m, DefaultAppletAID) {
+			img.Package.ModuleAID = bytes.Clone(m)
 		}
 	}
 	if c.applet != nil {

@@ -20,10 +20,13 @@ const (
 )
 
 // isdProcess handles a command while the issuer security domain is
-// selected: GET DATA, the secure channel, PUT KEY. Card content management
-// (DELETE, INSTALL, LOAD, GET STATUS) belongs here too; until it exists
-// those instructions answer 6D00.
+// selected: GET DATA, the secure channel, PUT KEY, and card content
+// management (DELETE, INSTALL, LOAD, GET STATUS; content.go). Everything
+// but GET DATA and the channel's own commands needs the secure channel.
 func (c *Card) isdProcess(cmd Command) ([]byte, error) {
+	if cmd.INS != insLoad {
+		c.loading = nil // a load runs only as long as LOAD blocks keep coming
+	}
 	switch cmd.CLA {
 	case 0x00, 0x80:
 		switch cmd.INS {
@@ -34,6 +37,10 @@ func (c *Card) isdProcess(cmd Command) ([]byte, error) {
 				return nil, SWCLANotSupported
 			}
 			return c.initializeUpdate(cmd)
+		case insPutKey, insDelete, insInstall, insLoad, insGPGetStatus:
+			if cmd.CLA == 0x80 {
+				return nil, SWSecurityNotSatisfied
+			}
 		}
 		return nil, SWINSNotSupported
 	case 0x84:
@@ -49,31 +56,56 @@ func (c *Card) isdProcess(cmd Command) ([]byte, error) {
 			return c.getData(plain)
 		case insPutKey:
 			return c.putKey(plain)
+		case insDelete, insInstall, insLoad, insGPGetStatus:
+			return c.contentManagement(plain)
 		}
 		return nil, SWINSNotSupported
 	}
 	return nil, SWCLANotSupported
 }
 
-// putKey replaces the key set P1 names (00: the default one) with the one
-// the host sent; from the next INITIALIZE UPDATE on only the new keys work.
+// maxKeySets bounds the key sets PUT KEY may add.
+const maxKeySets = 8
+
+// putKey stores the key set the host sent. P1 names the set it replaces
+// (gp checks that it is the session's own); P1 00 adds a new set, except
+// that the initial key set (version FF) is replaced, as GlobalPlatform
+// does with a card's factory keys. From the next INITIALIZE UPDATE on only
+// the stored sets open channels.
 func (c *Card) putKey(plain Command) ([]byte, error) {
 	ks, resp, err := c.session.PutKey(plain)
 	if err != nil {
 		return nil, err
 	}
-	i := 0
-	if plain.P1 != 0 {
-		for i = range c.sd.Keys {
-			if c.sd.Keys[i].Version == plain.P1 {
-				break
+	i := -1
+	switch {
+	case plain.P1 != 0:
+		for j := range c.sd.Keys {
+			if c.sd.Keys[j].Version == plain.P1 {
+				i = j
 			}
 		}
+		if i < 0 {
+			return nil, SWReferencedDataNotFound
+		}
+	case len(c.sd.Keys) > 0 && c.sd.Keys[0].Version == 0xFF:
+		i = 0
+	case len(c.sd.Keys) >= maxKeySets:
+		return nil, SWNotEnoughMemory
 	}
-	if i >= len(c.sd.Keys) || plain.P1 != 0 && c.sd.Keys[i].Version != plain.P1 {
-		return nil, SWReferencedDataNotFound
+	if ks.Version == 0 || ks.Version > 0x7F && ks.Version != 0xFF {
+		return nil, SWWrongData
 	}
-	c.sd.Keys[i] = ks
+	for j := range c.sd.Keys {
+		if j != i && c.sd.Keys[j].Version == ks.Version {
+			return nil, SWWrongData // two sets with one version
+		}
+	}
+	if i < 0 {
+		c.sd.Keys = append(c.sd.Keys, ks)
+	} else {
+		c.sd.Keys[i] = ks
+	}
 	c.markDirty()
 	return resp, nil
 }

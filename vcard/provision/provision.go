@@ -241,7 +241,7 @@ func enroll(img *vcard.Image, cuid cardedge.CUID, o Options) error {
 			return err
 		}
 		img.Applet.Keys = append(img.Applet.Keys, slots[:]...)
-		recs, err := tpsRecords(n, r, priv, cert.Raw)
+		recs, err := tpsRecords(n, r, priv.Public(), cert.Raw)
 		if err != nil {
 			return err
 		}
@@ -274,17 +274,34 @@ func enroll(img *vcard.Image, cuid cardedge.CUID, o Options) error {
 	return nil
 }
 
+// Records returns the z0 records a TPS writes for the n-th key pair
+// (n from 1) of user's token, whose public key is pub and certificate
+// certDER: the userKey profile's label and usage ("signing key for <user>"
+// for n=1, "encryption key for <user>" for n=2), with the layout of
+// tpsRecords. A host-side enrollment uses it to write z0 after generating
+// the keys on the card.
+func Records(n int, user string, pub crypto.PublicKey, certDER []byte) ([]cardedge.Record, error) {
+	if n < 1 || n > maxKeyPairs {
+		return nil, fmt.Errorf("provision: key pair %d (1 to %d)", n, maxKeyPairs)
+	}
+	return tpsRecords(n, keyRole(n-1, user), pub, certDER)
+}
+
+// Usage is the certificate usage the userKey profile gives the n-th key
+// pair (n from 1).
+func Usage(n int) testca.Usage { return keyRole(n-1, "").usage }
+
 // tpsRecords are the z0 records the TPS writes for certificate n: the
 // certificate c<n> (label and DER), the public key k<2n+1> and the private
 // key k<2n>, in that order, with the fixed attributes of the real token in
 // cardedge.md §3.5.
-func tpsRecords(n int, r role, priv crypto.Signer, certDER []byte) ([]cardedge.Record, error) {
+func tpsRecords(n int, r role, pub crypto.PublicKey, certDER []byte) ([]cardedge.Record, error) {
 	id := byte(n)
 	certFixed, err := cardedge.NewFixedAttributes(cardedge.CKO_CERTIFICATE, id, cardedge.CKA_TOKEN)
 	if err != nil {
 		return nil, err
 	}
-	_, isEC := priv.(*ecdsa.PrivateKey)
+	ecPub, isEC := pub.(*ecdsa.PublicKey)
 	keyType := cardedge.CKK_RSA
 	if isEC {
 		keyType = cardedge.CKK_EC
@@ -321,7 +338,7 @@ func tpsRecords(n int, r role, priv crypto.Signer, certDER []byte) ([]cardedge.R
 	var keyAttrs, pubAttrs []cardedge.Attribute
 	keyAttrs = []cardedge.Attribute{cardedge.UlongAttr(cardedge.CKA_KEY_TYPE, keyType)}
 	if isEC {
-		params, err := ecParams(priv.(*ecdsa.PrivateKey).Curve)
+		params, err := ecParams(ecPub.Curve)
 		if err != nil {
 			return nil, err
 		}
