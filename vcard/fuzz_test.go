@@ -62,6 +62,9 @@ func FuzzTransmit(f *testing.F) {
 	f.Add(seq(selectCoolKey, "80 50 00 00 08 0102030405060708", "84 82 03 00 10 0000000000000000 4D4D4D4D4D4D4D4D",
 		"84 55 00 00 0A 0203 4D4D4D4D4D4D4D4D", "84 5A 00 00 16 7A300000 00000010 FFFF40004000 4D4D4D4D4D4D4D4D"))
 	f.Add(seq("00 A4 04 00 00", "80 CA 9F 7F 2D", "80 CA 00 66 00", "80 CA 00 E0 00"))
+	for _, s := range contentSeeds(f) {
+		f.Add(s)
+	}
 	img := testImage(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := New(img, Options{SecureChannel: plainChannel{}})
@@ -95,4 +98,45 @@ func mustMarshal(t *testing.T, img *Image) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// contentSeeds are card management sequences through the fake channel: a
+// format (delete, load, install) and an install with every CoolKey
+// parameter, then the registry.
+func contentSeeds(f testing.TB) [][]byte {
+	mac := bytesHex(fakeMAC)
+	open := []string{"00 A4 04 00 00", "80 50 00 00 08 0102030405060708", "84 82 03 00 10 0000000000000000" + mac}
+	small := testLoadFile
+	small.FillerSize = 100
+	file, err := small.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	format := append(append([]string(nil), open...),
+		"84 E4 00 80 11 4F07627601FF000000"+mac,
+		"84 E4 00 80 10 4F06627601FF0000"+mac,
+		bytesHex(cmd(0x84, 0xE6, 0x02, 0x00, installForLoadData(coolKeyPkgAID, DefaultISDAID), fakeMAC)),
+		bytesHex(cmd(0x84, 0xE8, 0x00, 0x00, []byte{0xC4, 0x81, byte(len(file))}, file[:100], fakeMAC)),
+		bytesHex(cmd(0x84, 0xE8, 0x80, 0x01, file[100:], fakeMAC)),
+		bytesHex(cmd(0x84, 0xE6, 0x0C, 0x00, installCmdData(coolKeyPkgAID, DefaultAppletAID, DefaultAppletAID, []byte{0}, tpsInstallParams), fakeMAC)),
+		"84 F2 40 00 0A 4F00"+mac,
+		selectCoolKey)
+	params := []byte{0xC9, 0x0D, 0x06, 'h', 't', 't', 'p', ':', '/', 0x02, 0x10, 0x00, 0x01, 0x01, 0x00}
+	install := append(append([]string(nil), open...),
+		"84 E4 00 00 11 4F07627601FF000000"+mac,
+		bytesHex(cmd(0x84, 0xE6, 0x04, 0x00, installCmdData(coolKeyPkgAID, DefaultAppletAID, DefaultAppletAID, []byte{0}, params), fakeMAC)),
+		bytesHex(cmd(0x84, 0xE6, 0x08, 0x00, installCmdData(nil, nil, DefaultAppletAID, []byte{0}, nil), fakeMAC)),
+		"84 F2 10 02 0A 4F00"+mac,
+		selectCoolKey, "B0 3C 00 00 10")
+	var out [][]byte
+	for _, cmds := range [][]string{format, install} {
+		var b []byte
+		for _, c := range cmds {
+			x := unhex(f, c)
+			b = append(b, byte(len(x)))
+			b = append(b, x...)
+		}
+		out = append(out, b)
+	}
+	return out
 }
