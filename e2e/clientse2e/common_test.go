@@ -1,0 +1,306 @@
+// Package clientse2e runs the real client programs — Firefox ESR,
+// Thunderbird, NSS's cmsutil, p11-kit and GnuTLS, OpenSSL's libp11 engine,
+// pkcs11-tool — against the built libcoolkeypk11.so on virtual CoolKey
+// cards, registered the way users register it (modutil, a p11-kit module
+// file, PKCS#11 URIs). Every client has at least one run through pcscd and
+// its vpcd reader; the others use the socket transport (COOLKEY_SIM).
+package clientse2e
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coolkey-go/coolkey-go/cardedge"
+	"github.com/coolkey-go/coolkey-go/internal/e2e"
+	"github.com/coolkey-go/coolkey-go/internal/testca"
+	"github.com/coolkey-go/coolkey-go/vcard"
+	"github.com/coolkey-go/coolkey-go/vcard/provision"
+	"github.com/coolkey-go/coolkey-go/vcard/serve"
+)
+
+const (
+	testPIN     = "123456"
+	testUser    = "alice"
+	toolTimeout = 90 * time.Second
+	vpcdSlot    = 0
+)
+
+var (
+	buildOnce sync.Once
+	modPath   string
+	buildErr  error
+)
+
+// module returns the module under test: $COOLKEY_MODULE (CMake's build),
+// or one built once per test binary.
+func module(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("COOLKEY_MODULE"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			t.Fatalf("COOLKEY_MODULE: %v", err)
+		}
+		return abs
+	}
+	root := e2e.RepoRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "coolkey-clients-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		modPath = filepath.Join(dir, "libcoolkeypk11.so")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared",
+			"-ldflags=-extldflags=-Wl,--version-script="+filepath.Join(root, "exports.map"), "-o", modPath, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building the module: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return modPath
+}
+
+func needTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			e2e.Skipf(t, "%s is not installed (build/install-deps.sh)", tool)
+		}
+	}
+}
+
+// card is an enrolled virtual card image and what the tests need to know
+// about it.
+type card struct {
+	path   string
+	caDir  string // holds ca.pem and ca.key
+	ca     *testca.CA
+	certs  map[byte]*x509.Certificate // by CKA_ID: 1 signing, 2 encryption
+	noPIN  bool
+	keys   []provision.KeySpec
+	subj   string // the certificates' subject, as OpenSSL prints it
+	dir    string
+	serial string
+}
+
+// newCard provisions an enrolled card for alice (PIN 123456 unless noPIN)
+// with the given keys, signing key first, then the encryption key.
+func newCard(t testing.TB, noPIN bool, keys ...provision.KeySpec) *card {
+	t.Helper()
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	ca, err := testca.LoadOrCreate(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := provision.Options{State: provision.Enrolled, User: testUser, Keys: keys, CA: ca}
+	if noPIN {
+		o.NoPIN = true
+	} else {
+		o.PIN = []byte(testPIN)
+	}
+	img, err := provision.NewImage(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &card{path: filepath.Join(dir, "card.json"), caDir: caDir, ca: ca, certs: map[byte]*x509.Certificate{},
+		noPIN: noPIN, keys: keys, dir: dir}
+	if err := vcard.WriteImage(c.path, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range img.Applet.Objects {
+		if uint32(o.ID) != uint32(cardedge.CombinedObjectID) {
+			continue
+		}
+		z, err := cardedge.DecodeCombined(o.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range z.Records {
+			if r.ID.Letter() != 'c' {
+				continue
+			}
+			for _, a := range r.Attributes {
+				if a.Type == cardedge.CKA_VALUE {
+					cert, err := x509.ParseCertificate(a.Bytes)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.certs[r.Fixed.ID()] = cert
+				}
+			}
+		}
+	}
+	if c.certs[1] == nil {
+		t.Fatal("the card has no certificate 1")
+	}
+	return c
+}
+
+// certPEM writes certificate id as PEM and returns its path.
+func (c *card) certPEM(t testing.TB, id byte) string {
+	t.Helper()
+	p := filepath.Join(c.dir, fmt.Sprintf("cert%d.pem", id))
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.certs[id].Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// caPEM is the path of the test CA certificate.
+func (c *card) caPEM() string { return filepath.Join(c.caDir, testca.CertFile) }
+
+// transport is how the module reaches the card in one run: the
+// environment the client needs.
+type transport struct {
+	name string   // "vpcd" or "socket"
+	env  []string // module environment
+	// slot is the vpcd slot when name is "vpcd".
+	served *e2e.Served
+}
+
+// serveVPCD serves the card in vpcd slot 0 through pcscd. It takes the
+// machine-wide vpcd lock for the rest of the test.
+func serveVPCD(t testing.TB, c *card) *transport {
+	t.Helper()
+	e2e.EnsurePCSCD(t)
+	e2e.LockVPCD(t)
+	s := e2e.ServeVPCD(t, c.path, vpcdSlot, vcard.Options{})
+	return &transport{name: "vpcd", env: baseEnv(t, "COOLKEY_SIM="), served: s}
+}
+
+// serveSocket serves the card on the socket transport; the module sees it
+// through COOLKEY_SIM and is kept away from PC/SC.
+func serveSocket(t testing.TB, c *card) *transport {
+	t.Helper()
+	store := vcard.FileStore{Path: c.path}
+	img, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := vcard.New(img, vcard.Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve.Listen(ctx, vcard.NewSlot(vc), ln, serve.Options{}) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return &transport{name: "socket", env: baseEnv(t, "COOLKEY_SIM="+ln.Addr().String(), "COOLKEY_PCSC=off")}
+}
+
+// baseEnv is the module environment every client run gets: a private
+// object cache, and the module log when COOLKEY_E2E_LOGDIR asks for it.
+func baseEnv(t testing.TB, extra ...string) []string {
+	v := []string{"XDG_CACHE_HOME=" + filepath.Join(t.TempDir(), "cache")}
+	if dir := os.Getenv("COOLKEY_E2E_LOGDIR"); dir != "" {
+		v = append(v, "COOLKEY_LOG="+filepath.Join(dir, "module.log"), "COOLKEY_LOG_LEVEL=debug")
+	}
+	return append(v, extra...)
+}
+
+// run runs a program with extra environment and logs it with PINs
+// redacted.
+func run(t testing.TB, env []string, name string, args ...string) e2e.Result {
+	t.Helper()
+	start := time.Now()
+	res := e2e.RunEnv(t, toolTimeout, env, name, args...)
+	t.Logf("%s %s (%v):\n%s%s", name, strings.Join(redact(args), " "), time.Since(start).Round(time.Millisecond),
+		clip(res.Stdout), clip(res.Stderr))
+	return res
+}
+
+func mustRun(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	res := run(t, env, name, args...)
+	if res.Err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(redact(args), " "), res.Err)
+	}
+	return res.Stdout + res.Stderr
+}
+
+var pinValue = regexp.MustCompile(`pin-value=[^;&]*`)
+
+func redact(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if i > 0 {
+			switch out[i-1] {
+			case "--pin", "-p", "-w", "--so-pin", "-passin":
+				out[i] = "***"
+			}
+		}
+		out[i] = pinValue.ReplaceAllString(out[i], "pin-value=***")
+	}
+	return out
+}
+
+// clip keeps test logs readable when a tool prints a lot.
+func clip(s string) string {
+	const max = 6000
+	if len(s) <= max {
+		return s
+	}
+	return s[:max/2] + "\n[...]\n" + s[len(s)-max/2:]
+}
+
+func writeFile(t testing.TB, path string, b []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// pemDecode returns the DER of the first PEM block in b, or nil.
+func pemDecode(b []byte) ([]byte, []byte) {
+	blk, rest := pem.Decode(b)
+	if blk == nil {
+		return nil, b
+	}
+	return blk.Bytes, rest
+}
