@@ -13,7 +13,7 @@ PACKAGES=(
   coolkey opensc opensc-pkcs11 softhsm2 p11-kit
   # clients
   libnss3-tools gnutls-bin openssl libengine-pkcs11-openssl
-  firefox-esr
+  firefox-esr thunderbird
   # test helpers
   procps psmisc iproute2 ca-certificates
 )
