@@ -21,6 +21,11 @@ const (
 // cardForOp is a scripted card: the CUID probe the client makes for its
 // log (no applet, then CPLC), then whatever the test's TPS relays.
 func cardForOp(t *testing.T, relayed ...cardtest.Step) *cardtest.Transport {
+	return cardScript(t, nil, relayed...)
+}
+
+// cardScript is cardForOp with extra steps before the identification.
+func cardScript(t *testing.T, before []cardtest.Step, relayed ...cardtest.Step) *cardtest.Transport {
 	cuid, _ := cardedge.ParseCUID("4090614527C6240B192D")
 	cplc := cardedge.CPLCForCUID(cuid)
 	steps := []cardtest.Step{
@@ -28,7 +33,7 @@ func cardForOp(t *testing.T, relayed ...cardtest.Step) *cardtest.Transport {
 		{Cmd: "*", Resp: "9000"}, // SELECT card manager
 		{Cmd: "80CA9F7F2D", Resp: strings.ToUpper(hexs(cplc.Encode())) + "9000"},
 	}
-	tr := cardtest.New(t, append(steps, relayed...)...)
+	tr := cardtest.New(t, append(append(before, steps...), relayed...)...)
 	tr.ATRBytes = []byte{0x3B, 0x8F, 0x80}
 	return tr
 }
@@ -302,5 +307,18 @@ func assertLogClean(t *testing.T, c *Client) {
 	}
 	if !strings.Contains(s, "op-start") {
 		t.Errorf("diagnostics log lacks the operation start:\n%s", s)
+	}
+}
+
+// cardForStatus is what Card() (run by Manager.Start before the
+// operation) reads from a card without an applet: the same
+// identification once more, ahead of the operation's.
+func cardForStatus() []cardtest.Step {
+	cuid, _ := cardedge.ParseCUID("4090614527C6240B192D")
+	cplc := cardedge.CPLCForCUID(cuid)
+	return []cardtest.Step{
+		{Cmd: "*", Resp: "6A82"},
+		{Cmd: "*", Resp: "9000"},
+		{Cmd: "80CA9F7F2D", Resp: strings.ToUpper(hexs(cplc.Encode())) + "9000"},
 	}
 }
