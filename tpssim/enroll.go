@@ -337,7 +337,7 @@ func (s *session) generateKeys(ch *channel, prof *profile, uid string) ([]*x509.
 		if err != nil {
 			return nil, nil, failErr(tps.StatusErrMACEnrollPDU, err, "%s key from the card", k.name)
 		}
-		cert, err := s.srv.ca.issueTokenCert(uid, pub, k.usage, s.srv.cfg.Now(), s.srv.cfg.CertValidity)
+		cert, err := s.srv.ca.issueTokenCert(uid, pub, k.usage)
 		if err != nil {
 			return nil, nil, failErr(tps.StatusErrCAResponse, err, "issuing the %s certificate", k.name)
 		}
@@ -369,7 +369,7 @@ func (s *session) renewCerts(rec *TokenRecord, prof *profile, uid string) ([]*x5
 		if !ok {
 			return nil, nil, fail(tps.StatusErrRecoveryFailed, "no %s certificate to renew", k.name)
 		}
-		cert, err := s.srv.ca.issueTokenCert(uid, pub, k.usage, s.srv.cfg.Now(), s.srv.cfg.CertValidity)
+		cert, err := s.srv.ca.issueTokenCert(uid, pub, k.usage)
 		if err != nil {
 			return nil, nil, failErr(tps.StatusErrRecoveryFailed, err, "renewing the %s certificate", k.name)
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
 )
@@ -101,13 +100,13 @@ func TestVerifyKeyGenResult(t *testing.T) {
 // Dogtag order, with the fixed attributes a real Dogtag-enrolled token
 // has (cardedge.md §3.5).
 func TestBuildCombinedMatchesDogtagLayout(t *testing.T) {
-	srvCA, err := loadOrCreateAuthority(t.TempDir(), time.Now())
+	srvCA, err := loadOrCreateAuthority(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var certs []*x509.Certificate
 	for i, k := range profiles["userKey"].keys {
-		c, err := srvCA.issueTokenCert("jjelen", &testKeys[i].PublicKey, k.usage, time.Now(), time.Hour)
+		c, err := srvCA.issueTokenCert("jjelen", &testKeys[i].PublicKey, k.usage)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +151,7 @@ func TestBuildCombinedMatchesDogtagLayout(t *testing.T) {
 	if certs[0].KeyUsage&x509.KeyUsageDigitalSignature == 0 || certs[1].KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
 		t.Error("certificate key usages")
 	}
-	if err := certs[0].CheckSignatureFrom(srvCA.cert); err != nil {
+	if err := certs[0].CheckSignatureFrom(srvCA.ca.Cert); err != nil {
 		t.Error(err)
 	}
 }

@@ -41,8 +41,6 @@ type Config struct {
 	// KeySize is the RSA modulus size of keys generated on cards; default
 	// 2048 (the applet's maximum).
 	KeySize int
-	// CertValidity is the lifetime of issued certificates; default a year.
-	CertValidity time.Duration
 	// MaxSessions bounds concurrent operations; default 32.
 	MaxSessions int
 	// AllowMultiActiveTokens lets a user have more than one enrolled card.
@@ -95,9 +93,6 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.KeySize < 1024 || cfg.KeySize > 2048 || cfg.KeySize%8 != 0 {
 		return nil, fmt.Errorf("tpssim: key size %d not in 1024..2048", cfg.KeySize)
 	}
-	if cfg.CertValidity <= 0 {
-		cfg.CertValidity = 365 * 24 * time.Hour
-	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 32
 	}
@@ -123,7 +118,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := loadOrCreateAuthority(cfg.StateDir, cfg.Now())
+	ca, err := loadOrCreateAuthority(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
