@@ -12,10 +12,12 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,12 +291,17 @@ func TestInProcessRenewal(t *testing.T) {
 	}
 }
 
-// newBlankWorld is newWorld with a card that has no applet yet.
-func newBlankWorld(t *testing.T, policy string) *world {
+// newBlankWorld is newWorld with a card that has no applet yet; mod may
+// change its image (the secure channel protocol, say).
+func newBlankWorld(t *testing.T, policy string, mod ...func(*vcard.Image)) *world {
 	t.Helper()
 	w := newWorld(t, policy)
 	cuid, _ := cardedge.ParseCUID(cuidHex)
-	card, err := vcard.New(vcard.BlankImage(cardedge.CPLCForCUID(cuid).Encode()[3:]), vcard.Options{})
+	img := vcard.BlankImage(cardedge.CPLCForCUID(cuid).Encode()[3:])
+	for _, m := range mod {
+		m(img)
+	}
+	card, err := vcard.New(img, vcard.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,5 +346,39 @@ func TestInProcessEnrollUnknownBlankCard(t *testing.T) {
 	}
 	if info, _ := w.client.Card(readerName); info.Status != "ENROLLED" {
 		t.Fatalf("after enroll: %+v", info)
+	}
+}
+
+// The TPS picks the card's secure channel protocol from its card
+// recognition data: SCP01 (GP 2.0.1), SCP02 i=15 and SCP03.
+func TestInProcessEverySecureChannelProtocol(t *testing.T) {
+	for _, scp := range []byte{1, 2, 3} {
+		t.Run(fmt.Sprintf("SCP0%d", scp), func(t *testing.T) {
+			w := newBlankWorld(t, "PIN_RESET=YES", func(img *vcard.Image) {
+				img.CardManager.SCP = vcard.HexByte(scp)
+				if scp == 2 {
+					img.CardManager.SCPParam = 0x15
+				} else {
+					img.CardManager.SCPParam = 0
+				}
+			})
+			if _, err := w.run(tps.OpFormat, creds{"jdoe", "secret", ""}); err != nil {
+				t.Fatalf("format: %v", err)
+			}
+			if _, err := w.run(tps.OpEnroll, creds{"jdoe", "secret", "1234"}); err != nil {
+				t.Fatalf("enroll: %v", err)
+			}
+			if _, err := w.run(tps.OpResetPIN, creds{"jdoe", "secret", "5678"}); err != nil {
+				t.Fatalf("reset-pin: %v", err)
+			}
+			rec, _ := w.srv.Store().Token(cuidHex)
+			if want := fmt.Sprintf("010%d", scp); !strings.HasPrefix(rec.KeyInfo, want) {
+				t.Errorf("key info %q, want %s…", rec.KeyInfo, want)
+			}
+			c, _ := x509.ParseCertificate(rec.Certs[0].DER)
+			if err := w.signWith("5678", c); err != nil {
+				t.Errorf("sign: %v", err)
+			}
+		})
 	}
 }
