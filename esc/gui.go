@@ -207,3 +207,7 @@ func (p callbackPrompter) NewPIN(ctx context.Context, lo, hi int) (string, error
 	}
 	return pin, nil
 }
+
+// Watch reports card insertions and removals (logging them, as the ESC
+// did) until ctx ends; a GUI refreshes its card list from it.
+func (m *Manager) Watch(ctx context.Context, fn func(CardEvent)) error { return Watch(ctx, m.c, fn) }
