@@ -319,4 +319,3 @@ func TestFormEncodeMatchesJavaURLEncoder(t *testing.T) {
 		}
 	}
 }
-
