@@ -127,7 +127,7 @@ func mustP11(t *testing.T, module string, args ...string) string {
 	t.Helper()
 	res := p11(t, module, args...)
 	if res.Err != nil {
-		t.Fatalf("pkcs11-tool %v: %v", args, res.Err)
+		t.Fatalf("pkcs11-tool %v: %v", redactPIN(args), res.Err)
 	}
 	return res.Stdout
 }
