@@ -31,8 +31,11 @@ func blankCard(t *testing.T, scp byte) (*vcard.Card, vcard.FileStore) {
 	t.Helper()
 	img := vcard.BlankImage(flowCPLC())
 	img.CardManager.SCP = vcard.HexByte(scp)
-	if scp == 1 {
+	switch scp {
+	case 1:
 		img.CardManager.SCPParam = 0x05
+	case 3:
+		img.CardManager.SCPParam = 0x60
 	}
 	store := vcard.FileStore{Path: filepath.Join(t.TempDir(), "card.json")}
 	if err := store.Save(img); err != nil {
@@ -65,12 +68,12 @@ func mustImage(t *testing.T, store vcard.FileStore) *vcard.Image {
 	return img
 }
 
-func randomKeySet(t *testing.T, version byte) gp.KeySet {
+func randomKeySet(t *testing.T, typ gp.KeyType, version byte) gp.KeySet {
 	t.Helper()
 	ks := gp.KeySet{Version: version}
 	for _, k := range []*gp.Key{&ks.ENC, &ks.MAC, &ks.KEK} {
 		var err error
-		if *k, err = gp.GenerateKey(gp.DES3, 16, rand.Reader); err != nil {
+		if *k, err = gp.GenerateKey(typ, 16, rand.Reader); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,16 +85,21 @@ func randomKeySet(t *testing.T, version byte) gp.KeySet {
 // enroll it with two RSA-2048 key pairs generated on the card, and check
 // that a host reads it as an enrolled token and signs with the PIN. Every
 // step is checked against the image on disk, reloaded. Then a second
-// format must wipe the instance.
+// format must wipe the instance. SCP01 cards get Dogtag's GP 2.0.1
+// commands, SCP02 and SCP03 (AES keys) cards the GP 2.1.1 ones.
 func TestTPSFlow(t *testing.T) {
 	ca, err := testca.LoadOrCreate(filepath.Join(t.TempDir(), "ca"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, scp := range []byte{1, 2} {
+	for _, scp := range []byte{1, 2, 3} {
 		t.Run(fmt.Sprintf("SCP0%d", scp), func(t *testing.T) {
 			card, store := blankCard(t, scp)
-			s := &tpsscript.Script{Card: card, Keys: gp.DeveloperKeySet(), GP211: scp == 2}
+			keyType, developer := gp.DES3, gp.DeveloperKeySet()
+			if scp == 3 {
+				keyType, developer = gp.AES, gp.DeveloperKeySetAES()
+			}
+			s := &tpsscript.Script{Card: card, Keys: developer, GP211: scp != 1}
 
 			res, err := s.Format(tpsscript.FormatOptions{IssuerInfo: "http://tps.example/phoneHome"})
 			if err != nil {
@@ -112,7 +120,7 @@ func TestTPSFlow(t *testing.T) {
 			}
 
 			// key changeover to version 2
-			v2 := randomKeySet(t, 2)
+			v2 := randomKeySet(t, keyType, 2)
 			card = reload(t, store)
 			s.Card = card
 			if err := s.ChangeKeys(v2); err != nil {
@@ -123,7 +131,7 @@ func TestTPSFlow(t *testing.T) {
 			}
 			card = reload(t, store)
 			s.Card = card
-			old := &tpsscript.Script{Card: card, Keys: gp.DeveloperKeySet(), GP211: s.GP211}
+			old := &tpsscript.Script{Card: card, Keys: developer, GP211: s.GP211}
 			if err := old.SelectCardManager(); err != nil {
 				t.Fatal(err)
 			}

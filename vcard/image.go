@@ -259,6 +259,9 @@ func (m *CardManagerImage) securityDomain(cplc []byte) (SecurityDomain, error) {
 	if sd.SCP < 1 || sd.SCP > 3 {
 		return SecurityDomain{}, fmt.Errorf("vcard: secure channel protocol %02X", sd.SCP)
 	}
+	if sd.SCP == 3 && sd.SCPParam&0x10 != 0 {
+		return SecurityDomain{}, fmt.Errorf("vcard: SCP03 with i=%02X: pseudo-random card challenges are not implemented", sd.SCPParam)
+	}
 	seen := map[byte]bool{}
 	for _, ks := range m.KeySets {
 		if ks.Version == 0 || ks.Version > 0x7F && ks.Version != 0xFF || seen[ks.Version] {

@@ -30,7 +30,8 @@ type SecurityDomain struct {
 	// first (normally the CUID).
 	KDD []byte
 	// SCP is the secure channel protocol (1, 2 or 3) and SCPParam its "i"
-	// parameter (05 or 15 for SCP01/02, e.g. 70 for SCP03).
+	// parameter (05 or 15 for SCP01/02, e.g. 00 or 60 for SCP03, whose
+	// pseudo-random card challenges, bit 10, are not implemented).
 	SCP, SCPParam byte
 	// Keys holds the key sets; Keys[0] is the default one (P1 = 00).
 	Keys []GPKeySet
