@@ -9,6 +9,7 @@ package esce2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -329,6 +330,9 @@ func pkcs11Tool(t *testing.T, mod string, args ...string) e2e.Result {
 	return e2e.Run(t, cmdTimeout, "pkcs11-tool", append([]string{"--module", mod, "--slot-index", "0"}, args...)...)
 }
 
+// sha256DigestInfoPrefix is the DER DigestInfo header for SHA-256.
+var sha256DigestInfoPrefix = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+
 var certLine = regexp.MustCompile(`(?m)^Certificate Object`)
 
 // countCerts lists the token's certificate objects.
@@ -343,14 +347,20 @@ func countCerts(t *testing.T, mod string) int {
 }
 
 // signAndVerify signs with the signing key (CKA_ID 01) and checks the
-// signature against the signing certificate with openssl.
+// signature against the signing certificate with openssl. The hash is
+// done here and CKM_RSA_PKCS signs the DigestInfo: the C++ module accepts
+// CKM_SHA256_RSA_PKCS but signs the unhashed input (judges.md).
 func signAndVerify(t *testing.T, mod, pin string) error {
 	t.Helper()
 	dir := t.TempDir()
+	msg := []byte("signed through " + mod)
 	data := filepath.Join(dir, "data")
-	os.WriteFile(data, []byte("signed through "+mod), 0o600)
+	os.WriteFile(data, msg, 0o600)
+	sum := sha256.Sum256(msg)
+	digestInfo := filepath.Join(dir, "digestinfo")
+	os.WriteFile(digestInfo, append(append([]byte(nil), sha256DigestInfoPrefix...), sum[:]...), 0o600)
 	sig := filepath.Join(dir, "sig")
-	r := pkcs11Tool(t, mod, "--login", "--pin", pin, "--sign", "--id", "01", "--mechanism", "SHA256-RSA-PKCS", "--input-file", data, "--output-file", sig)
+	r := pkcs11Tool(t, mod, "--login", "--pin", pin, "--sign", "--id", "01", "--mechanism", "RSA-PKCS", "--input-file", digestInfo, "--output-file", sig)
 	if r.Err != nil {
 		return fmt.Errorf("%v: %s", r.Err, strings.ReplaceAll(r.Stderr, pin, "<pin>"))
 	}
