@@ -2,6 +2,10 @@ package tpssim
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -278,5 +282,63 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Serve speaks HTTPS with a certificate from the state directory's CA,
+// HTTP/1.1 only, and Shutdown stops it.
+func TestServeHTTPS(t *testing.T) {
+	users := NewUsers()
+	users.Add(testUser, testPassword)
+	state := t.TempDir()
+	srv, err := NewServer(Config{StateDir: state, Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(srv.CACertPEM()) {
+		t.Fatal("CA PEM")
+	}
+	if b, err := os.ReadFile(filepath.Join(state, "ca.pem")); err != nil || !bytes.Equal(b, srv.CACertPEM()) {
+		t.Errorf("ca.pem in the state directory: %v", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	resp, err := client.Get("https://" + ln.Addr().String() + PathPhoneHome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 1 {
+		t.Errorf("status %d over %s", resp.StatusCode, resp.Proto)
+	}
+	// A chunked POST to a wrong path is answered at once, not after the
+	// body (which a full-duplex client never ends).
+	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	tps.WriteRequestHeader(conn, ln.Addr().String(), "/wrong", "test")
+	tps.NewChunkWriter(conn).WriteMessage(tps.BeginOp{Op: tps.OpEnroll})
+	r, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || r.StatusCode != http.StatusNotFound {
+		t.Errorf("wrong path: %v %v", r, err)
+	}
+	conn.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
