@@ -159,7 +159,7 @@ func (c *Client) Run(ctx context.Context, req OpRequest) (err error) {
 		path += "?" + u.RawQuery
 	}
 	conn.SetWriteDeadline(time.Now().Add(req.MessageTimeout))
-	if err := tps.WriteRequestHeader(bw, u.Host, path, "coolkey-go/"+c.clientVersion()); err != nil {
+	if err := tps.WriteRequestHeader(bw, u.Host, path, c.userAgent()); err != nil {
 		return newErr(KindUser, 0, err, "TPS URL")
 	}
 	if err := x.send(tps.BeginOp{Op: req.Op, Extensions: ext}); err != nil {
@@ -183,6 +183,13 @@ func (c *Client) Run(ctx context.Context, req OpRequest) (err error) {
 		return &Error{Kind: KindRefused, Status: end.Status, Msg: fmt.Sprintf("the TPS refused the %s: %s (code %d, %s)", req.Op, end.Status.Text(), int(end.Status), end.Status.Name())}
 	}
 	return nil
+}
+
+func (c *Client) userAgent() string {
+	if c.Version == "" {
+		return "coolkey-go"
+	}
+	return "coolkey-go/" + c.Version
 }
 
 func (c *Client) clientVersion() string {
