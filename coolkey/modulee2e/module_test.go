@@ -47,6 +47,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if modPath != "" {
+		os.RemoveAll(filepath.Dir(modPath))
+	}
+	os.Exit(code)
+}
+
 // module builds the c-shared module once per test binary.
 func module(t *testing.T) string {
 	t.Helper()
