@@ -14,6 +14,8 @@ PACKAGES=(
   # clients
   libnss3-tools gnutls-bin openssl libengine-pkcs11-openssl
   firefox-esr thunderbird
+  # browser tests of the Smart Card Manager UI (ui/uie2e)
+  chromium chromium-driver
   # test helpers
   procps psmisc iproute2 ca-certificates
 )
