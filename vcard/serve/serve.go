@@ -30,6 +30,8 @@ type Options struct {
 	// RetryInterval is how often VPCD redials while pcscd is not
 	// listening; 0 means 250 ms.
 	RetryInterval time.Duration
+	// Stats, if not nil, counts the frames the card receives.
+	Stats *Stats
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -71,6 +73,7 @@ func (h *host) serve() error {
 // handle returns the answer to one frame, and whether there is one.
 func (h *host) handle(p []byte) ([]byte, bool) {
 	if len(p) == 1 {
+		h.opts.Stats.control()
 		switch p[0] {
 		case framing.PowerOff:
 			h.slot.PowerOff(h)
@@ -100,7 +103,9 @@ func (h *host) handle(p []byte) ([]byte, bool) {
 		h.opts.logf("serve: ignoring control byte %02X from %v", p[0], h.conn.RemoteAddr())
 		return nil, false
 	}
+	start := time.Now()
 	resp, err := h.slot.Transmit(h, p)
+	h.opts.Stats.apdu(time.Since(start))
 	switch {
 	case errors.Is(err, cardedge.ErrNoCard):
 		return nil, true // an empty frame: no card
