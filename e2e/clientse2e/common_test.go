@@ -7,9 +7,11 @@
 package clientse2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -34,6 +36,9 @@ const (
 	testUser    = "alice"
 	toolTimeout = 90 * time.Second
 	vpcdSlot    = 0
+	// socketOnlyEnv, set to 1, serves every card on the socket transport,
+	// for running the suite while someone else holds the vpcd readers.
+	socketOnlyEnv = "COOLKEY_E2E_SOCKET_ONLY"
 )
 
 var (
@@ -167,23 +172,48 @@ func (c *card) certPEM(t testing.TB, id byte) string {
 // caPEM is the path of the test CA certificate.
 func (c *card) caPEM() string { return filepath.Join(c.caDir, testca.CertFile) }
 
+// remove takes the card out of its reader and, on vpcd, waits until PC/SC
+// sees the reader empty.
+func (tr *transport) remove(t testing.TB) {
+	t.Helper()
+	tr.slot.Remove()
+	if tr.name == "vpcd" {
+		e2e.WaitCard(t, tr.reader, false, 10*time.Second)
+	}
+}
+
+// insert puts the card back.
+func (tr *transport) insert(t testing.TB) {
+	t.Helper()
+	tr.slot.Insert()
+	if tr.name == "vpcd" {
+		e2e.WaitCard(t, tr.reader, true, 20*time.Second)
+	}
+}
+
 // transport is how the module reaches the card in one run: the
 // environment the client needs.
 type transport struct {
 	name string   // "vpcd" or "socket"
 	env  []string // module environment
-	// slot is the vpcd slot when name is "vpcd".
-	served *e2e.Served
+	// slot holds the card: Remove and Insert it to simulate the user.
+	slot *vcard.Slot
+	// reader is the slot description the module gives the card's reader.
+	reader string
 }
 
 // serveVPCD serves the card in vpcd slot 0 through pcscd. It takes the
 // machine-wide vpcd lock for the rest of the test.
 func serveVPCD(t testing.TB, c *card) *transport {
 	t.Helper()
+	if os.Getenv(socketOnlyEnv) == "1" {
+		t.Logf("%s=1: the card is served on the socket transport instead of vpcd", socketOnlyEnv)
+		return serveSocket(t, c)
+	}
 	e2e.EnsurePCSCD(t)
 	e2e.LockVPCD(t)
 	s := e2e.ServeVPCD(t, c.path, vpcdSlot, vcard.Options{})
-	return &transport{name: "vpcd", env: baseEnv(t, "COOLKEY_SIM="), served: s}
+	return &transport{name: "vpcd", env: baseEnv(t, "COOLKEY_SIM="), slot: s.Slot, reader: s.Reader}
 }
 
 // serveSocket serves the card on the socket transport; the module sees it
@@ -205,12 +235,15 @@ func serveSocket(t testing.TB, c *card) *transport {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve.Listen(ctx, vcard.NewSlot(vc), ln, serve.Options{}) }()
+	slot := vcard.NewSlot(vc)
+	go func() { done <- serve.Listen(ctx, slot, ln, serve.Options{}) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	return &transport{name: "socket", env: baseEnv(t, "COOLKEY_SIM="+ln.Addr().String(), "COOLKEY_PCSC=off")}
+	addr := ln.Addr().String()
+	return &transport{name: "socket", env: baseEnv(t, "COOLKEY_SIM="+addr, "COOLKEY_PCSC=off"),
+		slot: slot, reader: "CoolKey virtual card " + addr}
 }
 
 // baseEnv is the module environment every client run gets: a private
@@ -234,6 +267,44 @@ func run(t testing.TB, env []string, name string, args ...string) e2e.Result {
 	return res
 }
 
+// runStdin is run with text on the program's standard input.
+func runStdin(t testing.TB, env []string, stdin, name string, args ...string) e2e.Result {
+	t.Helper()
+	return runLogged(t, env, stdin, "", name, args...)
+}
+
+// runLogged runs name with args, extra environment and standard input,
+// bounded by toolTimeout, and logs it (with the given prefix, PINs
+// redacted). logArgs, when set, are what the log shows instead of args.
+func runLogged(t testing.TB, env []string, stdin, prefix, name string, args ...string) e2e.Result {
+	t.Helper()
+	return runShown(t, env, stdin, prefix+name, args, name, args...)
+}
+
+func runShown(t testing.TB, env []string, stdin, shownName string, shownArgs []string, name string, args ...string) e2e.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	res := e2e.Result{Stdout: out.String(), Stderr: errb.String(), Err: err}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.ExitCode = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		res.Err = fmt.Errorf("%s timed out after %v", shownName, toolTimeout)
+	}
+	t.Logf("%s %s (%v):\n%s%s", shownName, strings.Join(redact(shownArgs), " "), time.Since(start).Round(time.Millisecond),
+		clip(res.Stdout), clip(res.Stderr))
+	return res
+}
+
 func mustRun(t testing.TB, env []string, name string, args ...string) string {
 	t.Helper()
 	res := run(t, env, name, args...)
@@ -250,7 +321,7 @@ func redact(args []string) []string {
 	for i := range out {
 		if i > 0 {
 			switch out[i-1] {
-			case "--pin", "-p", "-w", "--so-pin", "-passin":
+			case "--pin", "--so-pin", "-passin":
 				out[i] = "***"
 			}
 		}

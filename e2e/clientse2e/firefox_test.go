@@ -106,7 +106,12 @@ func killStrays(t testing.TB, profile string) {
 // answered once with pin (none if pin is empty), and returns the page
 // source once the server's status page (or an error page) has arrived,
 // and the texts of the password prompts Firefox showed.
-func loadWithPIN(t testing.TB, app *marionette.App, url, pin string) (string, []string) {
+//
+// With pageLoadStrategy "none" the previous document stays until the new
+// one arrives, so the page counts only when it contains marker (s_server's
+// page shows its command line, with its port), or when an error page for
+// url shows.
+func loadWithPIN(t testing.TB, app *marionette.App, url, marker, pin string) (string, []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), pageTimeout)
 	defer cancel()
@@ -132,8 +137,12 @@ func loadWithPIN(t testing.TB, app *marionette.App, url, pin string) (string, []
 		if err != nil && !marionette.IsCode(err, "unexpected alert open") {
 			t.Fatalf("page source: %v", err)
 		}
-		if strings.Contains(src, "Client certificate") || strings.Contains(src, "errorCode") ||
-			strings.Contains(src, "neterror") {
+		done := strings.Contains(src, marker)
+		if !done && (strings.Contains(src, "errorCode") || strings.Contains(src, "neterror")) {
+			u, _ := app.CurrentURL(ctx)
+			done = u == url
+		}
+		if done {
 			prompts, err := app.PasswordPrompts(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -165,7 +174,7 @@ type tlsCase struct {
 func checkClientAuth(t *testing.T, app *marionette.App, c *card, files serverFiles, tc tlsCase, pin string) int {
 	t.Helper()
 	srv := startSServer(t, files, c.caPEM(), tc.version, tc.extra...)
-	page, prompts := loadWithPIN(t, app, srv.URL, pin)
+	page, prompts := loadWithPIN(t, app, srv.URL, "-accept "+srv.Addr, pin)
 	for _, p := range prompts {
 		if !strings.Contains(p, "("+testUser+")") {
 			t.Errorf("unexpected password prompt %q (want the PIN prompt of token %q)", p, testUser)

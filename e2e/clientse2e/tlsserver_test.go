@@ -51,6 +51,8 @@ func issueServer(t testing.TB, ca *testca.CA, dir string) serverFiles {
 // the client's CertificateVerify signature algorithm.
 type sServer struct {
 	URL            string
+	Addr           string // 127.0.0.1:port
+	Port           string
 	cmd            *exec.Cmd
 	stdout, stderr syncBuffer
 	done           chan struct{}
@@ -79,9 +81,17 @@ func (s *syncBuffer) String() string {
 func (s *sServer) Output() string { return s.stderr.String() + s.stdout.String() }
 
 // Handshake returns what the server logged about the client: the subject
-// of the certificate it verified and the CertificateVerify algorithm.
+// of the certificate it verified and the CertificateVerify algorithm. It
+// waits up to five seconds for both to appear.
 func (s *sServer) Handshake() (subject, sigAlg string) {
-	return parseServerLog(s.stdout.String(), s.stderr.String())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		subject, sigAlg = parseServerLog(s.stdout.String(), s.stderr.String())
+		if subject != "" && sigAlg != "" || time.Now().After(deadline) {
+			return subject, sigAlg
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // startSServer starts the server with the given protocol flag (-tls1_2,
@@ -92,8 +102,11 @@ func startSServer(t testing.TB, files serverFiles, caPEM, version string, extra 
 	args := append([]string{"s_server", "-accept", "127.0.0.1:" + strconv.Itoa(port),
 		"-cert", files.cert, "-key", files.key, "-CAfile", caPEM,
 		"-Verify", "2", "-verify_return_error", version, "-www", "-trace", "-no_ticket"}, extra...)
-	cmd := exec.Command("openssl", args...)
-	s := &sServer{URL: fmt.Sprintf("https://127.0.0.1:%d/", port), cmd: cmd, done: make(chan struct{})}
+	// stdbuf: -trace writes through stdio, which a pipe would buffer
+	// past the end of the handshake.
+	cmd := exec.Command("stdbuf", append([]string{"-oL", "-eL", "openssl"}, args...)...)
+	s := &sServer{URL: fmt.Sprintf("https://127.0.0.1:%d/", port), Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: strconv.Itoa(port),
+		cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &s.stdout, &s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
