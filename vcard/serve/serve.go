@@ -57,9 +57,6 @@ func (h *host) serve() error {
 		if err != nil {
 			return err
 		}
-		// Linux drops quick-ACK mode after each ACK; vpcd writes length
-		// and payload separately, so re-arm it for every frame.
-		framing.QuickAck(h.conn)
 		answer, reply := h.handle(p)
 		if !reply {
 			continue
@@ -67,6 +64,13 @@ func (h *host) serve() error {
 		if err := framing.WriteFrame(h.conn, answer); err != nil {
 			return err
 		}
+		// vpcd writes a frame's length and payload separately without
+		// TCP_NODELAY, so its payload waits for our ACK of the length.
+		// Sending data puts Linux in delayed-ACK ("pingpong") mode, which
+		// would hold that ACK ~40 ms; leaving it right after every answer
+		// makes the next length ACKed at once (measured: 44 ms → <1 ms per
+		// APDU through pcscd).
+		framing.QuickAck(h.conn)
 	}
 }
 
