@@ -80,6 +80,9 @@ type CertInfo struct {
 	Serial    string    `json:"serial"` // hex
 	NotBefore time.Time `json:"notBefore"`
 	NotAfter  time.Time `json:"notAfter"`
+	// DER is the certificate itself, for viewers and PEM export; it stays
+	// out of the JSON status, which describes rather than carries.
+	DER []byte `json:"-"`
 }
 
 // Status values beyond cardedge.CardState's.
@@ -200,6 +203,7 @@ func readCard(card *cardedge.Card, info *CardInfo) error {
 			Serial:    hex.EncodeToString(cert.SerialNumber.Bytes()),
 			NotBefore: cert.NotBefore.UTC(),
 			NotAfter:  cert.NotAfter.UTC(),
+			DER:       cert.Raw,
 		}
 		if l, ok := o.Attr(cardedge.CKA_LABEL); ok {
 			ci.Label = printable(string(l.Bytes))

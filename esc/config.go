@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coolkey-go/coolkey-go/tps"
@@ -56,7 +57,10 @@ func (p Paths) LogFile() string    { return filepath.Join(p.StateDir, "esc.log")
 // esc.tps.message.timeout).
 const DefaultMessageTimeout = 90 * time.Second
 
-// Config is the user's settings and phone-home cache (esc.json).
+// Config is the user's settings and phone-home cache (esc.json). Card,
+// SetCard and Save may be called concurrently (a GUI, its operations and
+// the card watcher share one Config); the settings are read-only once
+// loaded.
 type Config struct {
 	// TPSURL, when set, is used for every card: explicit configuration
 	// wins over phone home (ESC's esc.tps.url, but preferred).
@@ -68,10 +72,17 @@ type Config struct {
 	TokenType string `json:"tokenType,omitempty"`
 	// MessageTimeoutSeconds bounds the wait for each TPS message.
 	MessageTimeoutSeconds int `json:"messageTimeoutSeconds,omitempty"`
+	// HideFormat hides (and refuses) Format in the GUI, as ESC's
+	// esc.hide.format did: formatting erases a card, which most users
+	// never need.
+	HideFormat bool `json:"hideFormat,omitempty"`
 	// Cards is the phone-home cache, by CUID (20 lowercase hex digits).
 	Cards map[string]*CardCache `json:"cards,omitempty"`
 
 	path string
+	// mu guards Cards: a GUI phones home and lists cards while operations
+	// and the card watcher read the cache.
+	mu sync.Mutex
 }
 
 // CardCache is what phone home told about one card.
@@ -141,13 +152,18 @@ func (c *Config) MessageTimeout() time.Duration {
 	return DefaultMessageTimeout
 }
 
-// Card returns the cache entry for cuid, or nil.
+// Card returns the cache entry for cuid, or nil. The entry is shared:
+// treat it as read-only (SetCard replaces entries, never edits them).
 func (c *Config) Card(cuid string) *CardCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.Cards[strings.ToLower(cuid)]
 }
 
 // SetCard replaces the cache entry for cuid.
 func (c *Config) SetCard(cuid string, cc *CardCache) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.Cards == nil {
 		c.Cards = map[string]*CardCache{}
 	}
@@ -159,7 +175,9 @@ func (c *Config) Save() error {
 	if c.path == "" {
 		return errors.New("esc: configuration has no file")
 	}
+	c.mu.Lock()
 	b, err := json.MarshalIndent(c, "", "  ")
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
