@@ -40,6 +40,11 @@ func (a *applet) checkPIN(p *pin, candidate []byte) bool {
 	if p.triesLeft != before {
 		a.card.markDirty()
 	}
+	if ok && p.hash.kdf == kdfLegacy {
+		if err := p.update(candidate, a.card.rand()); err == nil {
+			a.card.markDirty()
+		}
+	}
 	return ok
 }
 

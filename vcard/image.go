@@ -333,13 +333,13 @@ func (ai *AppletImage) applet(c *Card, pkg Package) (*applet, error) {
 		if p.MaxTries < 1 || p.MaxTries > 127 || p.TriesLeft < 0 || p.TriesLeft > p.MaxTries {
 			return nil, fmt.Errorf("vcard: PIN %d: tries %d of %d", p.Number, p.TriesLeft, p.MaxTries)
 		}
-		if p.KDF != "pbkdf2-sha256" || p.Iterations < 1 || p.Iterations > maxPINIterations || len(p.Salt) == 0 || len(p.Hash) < 16 || len(p.Hash) > 64 {
-			return nil, fmt.Errorf("vcard: PIN %d: unsupported hash (want pbkdf2-sha256 with a salt)", p.Number)
+		if (p.KDF != kdfLengthPrefixed && p.KDF != kdfLegacy) || p.Iterations < 1 || p.Iterations > maxPINIterations || len(p.Salt) == 0 || len(p.Hash) < 16 || len(p.Hash) > 64 {
+			return nil, fmt.Errorf("vcard: PIN %d: unsupported hash (want %s with a salt)", p.Number, kdfLengthPrefixed)
 		}
 		a.pins[p.Number] = &pin{
 			maxTries:  byte(p.MaxTries),
 			triesLeft: byte(p.TriesLeft),
-			hash:      pinHash{salt: bytes.Clone(p.Salt), sum: bytes.Clone(p.Hash), iterations: p.Iterations},
+			hash:      pinHash{kdf: p.KDF, salt: bytes.Clone(p.Salt), sum: bytes.Clone(p.Hash), iterations: p.Iterations},
 		}
 	}
 
@@ -525,7 +525,7 @@ func (a *applet) image() *AppletImage {
 		}
 		ai.PINs = append(ai.PINs, PINImage{
 			Number: i, MaxTries: int(p.maxTries), TriesLeft: int(p.triesLeft),
-			KDF: "pbkdf2-sha256", Iterations: p.hash.iterations,
+			KDF: p.hash.kdf, Iterations: p.hash.iterations,
 			Salt: bytes.Clone(p.hash.salt), Hash: bytes.Clone(p.hash.sum),
 		})
 	}

@@ -24,7 +24,7 @@ func NewPINImage(number int, value []byte, maxTries int) (PINImage, error) {
 	}
 	return PINImage{
 		Number: number, MaxTries: maxTries, TriesLeft: maxTries,
-		KDF: "pbkdf2-sha256", Iterations: h.iterations, Salt: h.salt, Hash: h.sum,
+		KDF: h.kdf, Iterations: h.iterations, Salt: h.salt, Hash: h.sum,
 	}, nil
 }
 

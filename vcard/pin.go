@@ -27,11 +27,30 @@ type pin struct {
 	hash      pinHash
 }
 
-// pinHash is PBKDF2-HMAC-SHA256(pin, salt, iterations).
+// PIN hash schemes as named in images. HMAC zero-pads short keys, so plain
+// PBKDF2 over the PIN cannot tell "1234" from "1234\x00", which a real card
+// does; the length-prefixed scheme hashes len(pin) ‖ pin. The legacy scheme
+// is still read, and a PIN stored with it is rehashed at its next successful
+// VERIFY.
+const (
+	kdfLengthPrefixed = "pbkdf2-sha256-lp"
+	kdfLegacy         = "pbkdf2-sha256"
+)
+
+// pinHash is PBKDF2-HMAC-SHA256(password(pin), salt, iterations), where
+// password depends on kdf.
 type pinHash struct {
+	kdf        string
 	salt       []byte
 	sum        []byte
 	iterations int
+}
+
+func (h pinHash) password(pin []byte) string {
+	if h.kdf == kdfLegacy {
+		return string(pin)
+	}
+	return string(append([]byte{byte(len(pin))}, pin...))
 }
 
 func hashPIN(value []byte, rand io.Reader) (pinHash, error) {
@@ -39,15 +58,17 @@ func hashPIN(value []byte, rand io.Reader) (pinHash, error) {
 	if _, err := io.ReadFull(rand, salt); err != nil {
 		return pinHash{}, err
 	}
-	sum, err := pbkdf2.Key(sha256.New, string(value), salt, pinKDFIterations, sha256.Size)
+	h := pinHash{kdf: kdfLengthPrefixed, salt: salt, iterations: pinKDFIterations}
+	sum, err := pbkdf2.Key(sha256.New, h.password(value), salt, pinKDFIterations, sha256.Size)
 	if err != nil {
 		return pinHash{}, err
 	}
-	return pinHash{salt: salt, sum: sum, iterations: pinKDFIterations}, nil
+	h.sum = sum
+	return h, nil
 }
 
 func (h pinHash) matches(candidate []byte) bool {
-	sum, err := pbkdf2.Key(sha256.New, string(candidate), h.salt, h.iterations, len(h.sum))
+	sum, err := pbkdf2.Key(sha256.New, h.password(candidate), h.salt, h.iterations, len(h.sum))
 	return err == nil && subtle.ConstantTimeCompare(sum, h.sum) == 1
 }
 
