@@ -109,7 +109,9 @@ func (m *Manager) PhoneHome(ctx context.Context, reader, url string) (*CardCache
 
 // Start begins an operation in the background and returns its ID. An
 // empty reader means the only card present; an empty tpsURL means phone
-// home (ResolveTPS); an empty tokenType means userKey.
+// home (ResolveTPS); an empty tokenType means the configured one (for a
+// format, the one phone home gave), else userKey. A PIN reset needs an
+// enrolled card.
 func (m *Manager) Start(op tps.Op, reader, tpsURL, tokenType string, cb Callbacks) (int, error) {
 	switch op {
 	case tps.OpEnroll, tps.OpFormat, tps.OpResetPIN:
@@ -131,13 +133,24 @@ func (m *Manager) Start(op tps.Op, reader, tpsURL, tokenType string, cb Callback
 	go func() {
 		defer close(mo.done)
 		defer cancel()
-		err := func() error {
+		err := func() (err error) {
+			// The manager runs inside a GUI: a bug here must end the
+			// operation, not the application.
+			defer func() {
+				if p := recover(); p != nil {
+					m.c.Log.Event("op-panic", "op", op)
+					err = newErr(KindInternal, 0, nil, "internal error: %v", p)
+				}
+			}()
 			info, err := m.c.Card(r)
 			if err != nil {
 				return err
 			}
-			if info.Status == StatusBusy {
+			switch {
+			case info.Status == StatusBusy:
 				return newErr(KindUser, 0, nil, "an operation is already running on this card")
+			case op == tps.OpResetPIN && info.Status != "ENROLLED":
+				return newErr(KindUser, 0, nil, "the card in %q is %s; only an enrolled card's PIN can be reset", r, info.Status)
 			}
 			u := tpsURL
 			if u == "" {
@@ -145,7 +158,7 @@ func (m *Manager) Start(op tps.Op, reader, tpsURL, tokenType string, cb Callback
 					return err
 				}
 			}
-			return m.c.Run(ctx, OpRequest{Op: op, Reader: r, TPSURL: u, TokenType: tokenType, Prompter: callbackPrompter{cb}, Progress: cb.Progress})
+			return m.c.Run(ctx, OpRequest{Op: op, Reader: r, TPSURL: u, TokenType: m.tokenType(op, tokenType, info), Prompter: callbackPrompter{cb}, Progress: cb.Progress})
 		}()
 		mo.result = resultOf(err)
 		if cb.Done != nil {
@@ -153,6 +166,24 @@ func (m *Manager) Start(op tps.Op, reader, tpsURL, tokenType string, cb Callback
 		}
 	}()
 	return id, nil
+}
+
+// tokenType chooses BEGIN_OP's tokenType as the command line does: the
+// caller's, else the configured one, else (for a format) the one phone
+// home gave for the card; empty means DefaultTokenType.
+func (m *Manager) tokenType(op tps.Op, given string, info CardInfo) string {
+	if given != "" {
+		return given
+	}
+	if t := m.c.Config.TokenType; t != "" {
+		return t
+	}
+	if op == tps.OpFormat {
+		if cc := m.c.Config.Card(info.CUID); cc != nil {
+			return cc.Service(tps.ServiceTokenType)
+		}
+	}
+	return ""
 }
 
 // Cancel stops an operation: the connection to the TPS is closed and the

@@ -76,3 +76,37 @@ func TestManagerCancel(t *testing.T) {
 		t.Error("cancel of an unknown operation")
 	}
 }
+
+// TestManagerCancelDuringCallback: a cancel that comes while a callback
+// runs (the user still in the login dialog) ends the operation as
+// cancelled once the callback returns, even if it answered.
+func TestManagerCancelDuringCallback(t *testing.T) {
+	srv := scriptedTPS(t, false, func(t *testing.T, r *tps.MessageReader, w *tps.ChunkWriter) {
+		mustRead(t, r)
+		mustWrite(t, w, tps.LoginRequest{})
+		if m, err := r.Read(); err == nil {
+			t.Errorf("the TPS got %v after the cancel", m.Type())
+		}
+	})
+	m := NewManager(opClient(t, cardScript(t, cardForStatus())))
+	asked, release := make(chan struct{}), make(chan struct{})
+	id, err := m.Start(tps.OpFormat, "Reader 0", srv.URL+"/tps/tps", "", Callbacks{
+		Login: func(p LoginPrompt) (map[string]string, bool) {
+			close(asked)
+			<-release
+			return map[string]string{"UID": "jdoe", "PASSWORD": secretPassword}, true
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-asked
+	if err := m.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	res, _ := m.Wait(id)
+	if res.Code != ExitCancelled {
+		t.Fatalf("result %+v", res)
+	}
+}

@@ -158,7 +158,9 @@ func (c *Client) Run(ctx context.Context, req OpRequest) (err error) {
 	if u.RawQuery != "" {
 		path += "?" + u.RawQuery
 	}
-	conn.SetWriteDeadline(time.Now().Add(req.MessageTimeout))
+	if err := x.arm(conn.SetWriteDeadline); err != nil {
+		return err
+	}
 	if err := tps.WriteRequestHeader(bw, u.Host, path, c.userAgent()); err != nil {
 		return newErr(KindUser, 0, err, "TPS URL")
 	}
@@ -273,8 +275,23 @@ type exchange struct {
 	r    *tps.MessageReader
 }
 
+// arm sets the deadline for the next message with set (the connection's
+// SetReadDeadline or SetWriteDeadline) and then checks for cancellation.
+// Cancelling moves the deadline into the past, which a deadline set
+// afterwards would undo: without the check, a cancel that came while a
+// callback ran (the user still in a dialog) would be lost.
+func (x *exchange) arm(set func(time.Time) error) error {
+	set(time.Now().Add(x.req.MessageTimeout))
+	if err := x.ctx.Err(); err != nil {
+		return newErr(KindCancelled, tps.StatusErrCannotPerformOperation, err, "operation cancelled")
+	}
+	return nil
+}
+
 func (x *exchange) send(m tps.Message) error {
-	x.conn.SetWriteDeadline(time.Now().Add(x.req.MessageTimeout))
+	if err := x.arm(x.conn.SetWriteDeadline); err != nil {
+		return err
+	}
 	if err := x.cw.WriteMessage(m); err != nil {
 		var ee *tps.EncodeError
 		if errors.As(err, &ee) {
@@ -304,7 +321,9 @@ func (x *exchange) connErr(err error, what string) error {
 
 // relay reads the HTTP answer and then serves TPS requests until END_OP.
 func (x *exchange) relay() (tps.EndOp, error) {
-	x.conn.SetReadDeadline(time.Now().Add(x.req.MessageTimeout))
+	if err := x.arm(x.conn.SetReadDeadline); err != nil {
+		return tps.EndOp{}, err
+	}
 	br := bufio.NewReader(x.conn)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
 	if err != nil {
@@ -319,7 +338,9 @@ func (x *exchange) relay() (tps.EndOp, error) {
 	}
 	x.r = tps.NewMessageReader(resp.Body, tps.DefaultMaxMessageSize)
 	for {
-		x.conn.SetReadDeadline(time.Now().Add(x.req.MessageTimeout))
+		if err := x.arm(x.conn.SetReadDeadline); err != nil {
+			return tps.EndOp{}, err
+		}
 		m, err := x.r.Read()
 		if err != nil {
 			var de *tps.DecodeError
