@@ -3,7 +3,8 @@
 #
 #   build/go-tests.sh vet      go vet and gofmt over the whole module
 #   build/go-tests.sh unit     every package except the end-to-end ones
-#   build/go-tests.sh exports  the built module exports only C_* symbols
+#   build/go-tests.sh exports  the built module exports only C_* symbols and
+#                              the coolkey_esc_* API of include/coolkey-esc.h
 #   build/go-tests.sh fuzz     every fuzz target for FUZZTIME (default 10s)
 #   build/go-tests.sh e2e      end-to-end packages (pcscd + vpcd), one at a time
 #
@@ -33,12 +34,23 @@ unit)
 exports)
   so="${COOLKEY_MODULE:-_build/libcoolkeypk11.so}"
   [ -f "$so" ] || { echo "exports: $so not built"; exit 1; }
-  bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^C_' || true)
+  syms=$(nm -D --defined-only "$so" | awk '{print $3}' | sort)
+  # The enrollment helper's C API: the functions coolkey-esc.h declares
+  # (each prototype starts a line with its return type).
+  esc_api=$(grep -oE '^(const )?[a-z_]+ \*?coolkey_esc_[a-z_]+\(' include/coolkey-esc.h |
+            grep -oE 'coolkey_esc_[a-z_]+' | sort -u)
+  [ -n "$esc_api" ] || { echo "exports: no coolkey_esc_* functions found in include/coolkey-esc.h"; exit 1; }
+  bad=$(echo "$syms" | grep -v '^C_' | grep -vxF -f <(echo "$esc_api") || true)
   if [ -n "$bad" ]; then
-    echo "exports: $so exports symbols other than C_*:"; echo "$bad"; exit 1
+    echo "exports: $so exports symbols other than C_* and the coolkey-esc.h API:"; echo "$bad"; exit 1
   fi
-  n=$(nm -D --defined-only "$so" | grep -c ' C_' || true)
-  echo "exports: $so exports $n symbols, all C_*"
+  missing=$(comm -23 <(echo "$esc_api") <(echo "$syms") || true)
+  if [ -n "$missing" ]; then
+    echo "exports: $so lacks functions declared in include/coolkey-esc.h:"; echo "$missing"; exit 1
+  fi
+  n=$(echo "$syms" | grep -c '^C_' || true)
+  m=$(echo "$esc_api" | wc -l)
+  echo "exports: $so exports $n C_* symbols and the $m coolkey_esc_* functions of coolkey-esc.h, nothing else"
   [ "$n" -ge 68 ] || { echo "exports: expected the whole PKCS#11 API (>= 68 C_* functions)"; exit 1; }
   ;;
 fuzz)

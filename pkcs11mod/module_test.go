@@ -13,8 +13,10 @@ import (
 
 // TestModuleExports builds the c-shared modules of this repository the way
 // the build does and checks that their dynamic symbol table is exactly the
-// PKCS#11 API: every C_* function of include/pkcs11f.h and nothing else
-// (no _cgo_* stubs, no miekg/pkcs11 helpers).
+// PKCS#11 API, every C_* function of include/pkcs11f.h, plus for
+// libcoolkeypk11.so the enrollment helper's C API, every coolkey_esc_*
+// function of include/coolkey-esc.h; nothing else (no _cgo_* stubs, no
+// miekg/pkcs11 helpers, no internal C helpers).
 func TestModuleExports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds shared libraries")
@@ -32,9 +34,16 @@ func TestModuleExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modules := []struct{ name, pkg string }{
-		{"libcoolkeypk11.so", "."},
-		{"passthrough.so", "./softhsm-tests/passthrough"},
+	escAPI := escFunctions(t)
+	if len(escAPI) == 0 {
+		t.Fatal("include/coolkey-esc.h declares no coolkey_esc_* functions")
+	}
+	modules := []struct {
+		name, pkg string
+		want      []string
+	}{
+		{"libcoolkeypk11.so", ".", slices.Sorted(slices.Values(append(slices.Clone(want), escAPI...)))},
+		{"passthrough.so", "./softhsm-tests/passthrough", want},
 	}
 	for _, m := range modules {
 		t.Run(m.name, func(t *testing.T) {
@@ -54,7 +63,7 @@ func TestModuleExports(t *testing.T) {
 				got = append(got, f[len(f)-1])
 			}
 			slices.Sort(got)
-			if !slices.Equal(got, want) {
+			if want := m.want; !slices.Equal(got, want) {
 				for _, s := range got {
 					if !slices.Contains(want, s) {
 						t.Errorf("unexpected export %s", s)
@@ -82,6 +91,21 @@ func apiFunctions(t *testing.T) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// escFunctions lists the functions include/coolkey-esc.h declares (its
+// prototypes start a line: return type, then the name), sorted.
+func escFunctions(t *testing.T) []string {
+	src, err := os.ReadFile(filepath.Join(includeDir, "coolkey-esc.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^(?:const )?\w+ \*?(coolkey_esc_\w+)\(`).FindAllSubmatch(src, -1) {
+		names = append(names, string(m[1]))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // buildModule builds the c-shared module in package pkg of the repository
