@@ -53,7 +53,11 @@
  * coolkey_esc_wait() on the same operation, coolkey_esc_watch_stop() on the
  * same watch, and coolkey_esc_close() on the same handle, which return
  * COOLKEY_ESC_ERR_IN_CALLBACK. Do not call the library in a child process
- * after fork() without exec(). The library installs no signal handlers.
+ * after fork() without exec(). Signals: the Go runtime handles SIGSEGV,
+ * SIGBUS, SIGFPE and SIGPIPE raised in its own code and passes those raised
+ * elsewhere to the application's handlers; the library catches no other
+ * signal. Handlers the application installs after loading the library must
+ * use SA_ONSTACK, or the runtime aborts when one runs on a Go thread.
  *
  * SECRETS. Passwords and PINs given in callbacks are copied by the library
  * and its copies are zeroed when the operation ends; the buffer handed to
