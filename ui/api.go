@@ -106,9 +106,22 @@ func (s *Server) readCards() []cardView {
 		s.logf("listing cards: %v", err)
 		return []cardView{}
 	}
+	s.mu.Lock()
+	running := map[string]bool{}
+	for _, op := range s.ops {
+		if op.state != stateDone {
+			running[op.reader] = true
+		}
+	}
+	s.mu.Unlock()
 	out := make([]cardView, 0, len(cards))
 	for _, ci := range cards {
-		out = append(out, viewCard(ci))
+		v := viewCard(ci)
+		if running[ci.Reader] && v.Status != esc.StatusNoCard {
+			// Ours even before the operation has marked the reader.
+			v.Status, v.StatusText = esc.StatusBusy, statusText(esc.StatusBusy)
+		}
+		out = append(out, v)
 	}
 	return out
 }
