@@ -37,6 +37,10 @@ type LaunchOptions struct {
 	Profile string   // an existing profile directory
 	Env     []string // added to the environment ("K=V")
 	Args    []string // extra arguments, e.g. a URL
+	// Wrapper, if set, is a command line the application is started
+	// through (the application's command line is appended), e.g. one
+	// that prepares a private mount namespace.
+	Wrapper []string
 	// StartTimeout bounds the start up to an open session (default 60 s).
 	StartTimeout time.Duration
 	Caps         Capabilities
@@ -55,7 +59,8 @@ func Launch(ctx context.Context, o LaunchOptions) (*App, error) {
 	// -remote-allow-system-access lets the chrome context run scripts
 	// (needed to answer password prompts; see AnswerPasswordPrompt).
 	args := append([]string{"--headless", "--marionette", "-remote-allow-system-access", "--no-remote", "--profile", o.Profile}, o.Args...)
-	cmd := exec.Command(o.Binary, args...)
+	argv := append(append(append([]string(nil), o.Wrapper...), o.Binary), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "MOZ_HEADLESS=1")
 	cmd.Env = append(cmd.Env, o.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
