@@ -18,8 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -374,4 +376,62 @@ func pemDecode(b []byte) ([]byte, []byte) {
 		return nil, b
 	}
 	return blk.Bytes, rest
+}
+
+// profilePrefix names the directories of the browser profiles this package
+// makes, so that processes left by a killed run can be told apart from
+// everyone else's.
+const profilePrefix = "coolkey-clientse2e-profile-"
+
+// newProfileDir makes an empty profile directory, after killing Firefox
+// and Thunderbird processes of an earlier run of this package that lost
+// their test (orphans, reparented to init, still using one of our
+// profiles); they would otherwise linger, holding resources.
+func newProfileDir(t testing.TB) string {
+	t.Helper()
+	killOrphans(t)
+	dir, err := os.MkdirTemp("", profilePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func killOrphans(t testing.TB) {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(filepath.Join(p, "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(string(filepath.Separator)+profilePrefix)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(p, "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 || fields[1] != "1" {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
+		t.Logf("killing process %d left by an earlier run: %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte(" ")))
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// appOutput is what Firefox or Thunderbird printed, without the GTK noise
+// a headless run produces.
+func appOutput(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) == "" || strings.Contains(l, "Gtk-CRITICAL") || strings.Contains(l, "WARNING: gtk_") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return clip(strings.Join(keep, "\n"))
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +57,7 @@ func firefox(t testing.TB, c *card, tr *transport) *marionette.App {
 	t.Helper()
 	needTools(t, firefoxBin, "certutil", "modutil", "openssl")
 	mod := module(t)
-	profile := filepath.Join(t.TempDir(), "profile")
+	profile := newProfileDir(t)
 	nssProfile(t, profile, mod, tr, c.caPEM())
 	prefs, err := marionette.ProfilePrefs(map[string]any{
 		"security.default_personal_cert": "Select Automatically",
@@ -67,7 +66,6 @@ func firefox(t testing.TB, c *card, tr *transport) *marionette.App {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(profile, "user.js"), []byte(prefs))
-	killStrays(t, profile)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -83,23 +81,10 @@ func firefox(t testing.TB, c *card, tr *transport) *marionette.App {
 	t.Cleanup(func() {
 		app.Close()
 		if t.Failed() || testing.Verbose() {
-			t.Logf("%s output:\n%s", firefoxBin, clip(app.Output()))
+			t.Logf("%s output:\n%s", firefoxBin, appOutput(app.Output()))
 		}
 	})
 	return app
-}
-
-// killStrays kills Firefox and Thunderbird processes left by an earlier,
-// killed run of this test on the same profile path (they would hold the
-// profile lock). Only processes whose command line names our profile.
-func killStrays(t testing.TB, profile string) {
-	out, err := exec.Command("pgrep", "-f", "--", "--profile "+profile).Output()
-	if err != nil {
-		return
-	}
-	for _, pid := range strings.Fields(string(out)) {
-		exec.Command("kill", "-9", pid).Run()
-	}
 }
 
 // loadWithPIN navigates to url, with the PKCS#11 PIN prompt armed to be

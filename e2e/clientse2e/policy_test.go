@@ -81,10 +81,7 @@ func checkPolicyRegistration(t *testing.T, app, etcDir string) {
 		e2e.Skipf(t, "cannot overlay /etc in a private mount namespace: %v %s", res.Err, res.Stderr)
 	}
 
-	profile := filepath.Join(dir, "profile")
-	if err := os.Mkdir(profile, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	profile := newProfileDir(t)
 	prefs, err := marionette.ProfilePrefs(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +96,12 @@ func checkPolicyRegistration(t *testing.T, app, etcDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() {
+		a.Close()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", app, appOutput(a.Output()))
+		}
+	})
 	if err := a.SetContext(ctx, "chrome"); err != nil {
 		t.Fatal(err)
 	}

@@ -163,14 +163,13 @@ func thunderbirdSend(t *testing.T, c *card, tr *transport) {
 	}
 	t.Cleanup(func() { sink.Close() })
 
-	profile := filepath.Join(t.TempDir(), "profile")
+	profile := newProfileDir(t)
 	nssProfile(t, profile, mod, tr, c.caPEM())
 	prefs, err := marionette.ProfilePrefs(thunderbirdPrefs(t, c, sink.Addr().Port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(profile, "user.js"), []byte(prefs))
-	killStrays(t, profile)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
@@ -184,7 +183,7 @@ func thunderbirdSend(t *testing.T, c *card, tr *transport) {
 	t.Cleanup(func() {
 		app.Close()
 		if t.Failed() || testing.Verbose() {
-			t.Logf("%s output:\n%s", thunderbirdBin, clip(app.Output()))
+			t.Logf("%s output:\n%s", thunderbirdBin, appOutput(app.Output()))
 		}
 	})
 	if err := app.ArmPasswordPrompt(ctx, testPIN, 1); err != nil {
