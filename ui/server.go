@@ -277,10 +277,8 @@ func (s *Server) listCards() {
 // (no pcscd yet, say) it polls the list instead and retries.
 func (s *Server) watchCards() {
 	for s.ctx.Err() == nil {
-		err := s.m.Watch(s.ctx, func(ev esc.CardEvent) {
-			s.logf("%s: %s %s", ev.Kind, ev.Reader, ev.CUID)
-			s.requestRefresh()
-		})
+		// esc.Watch writes the events to the diagnostics log.
+		err := s.m.Watch(s.ctx, func(esc.CardEvent) { s.requestRefresh() })
 		if s.ctx.Err() != nil {
 			return
 		}
