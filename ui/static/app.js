@@ -385,6 +385,7 @@ function renderPanel() {
     show($('op-result'), false);
     show($('op-cancel'), false);
     show($('op-close'), false);
+    show($('op-footer'), false);
     return;
   }
   const op = state.ops.get(p.id);
@@ -417,6 +418,7 @@ function renderPanel() {
   }
   show($('op-cancel'), !done);
   show($('op-close'), done);
+  show($('op-footer'), true);
 }
 
 // renderForm builds the credentials form from the TPS's parameters, or

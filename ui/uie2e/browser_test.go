@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,6 +183,27 @@ func (b *browser) shot(name string) {
 	b.n++
 	path := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// readmeShot saves the Manage Smart Cards page cropped to its content:
+// the README's screenshot (docs/ui-cards.png) is a copy of it.
+func (b *browser) readmeShot() {
+	b.t.Helper()
+	var r struct{ Width, Height float64 }
+	err := b.s.Execute(`const m = document.querySelector('main').getBoundingClientRect();
+		const t = document.querySelector('#cards').getBoundingClientRect();
+		return {Width: document.documentElement.clientWidth, Height: Math.ceil(t.bottom + window.scrollY + 28)};`, &r)
+	if err != nil {
+		b.fail("measuring the page: %v", err)
+	}
+	png, err := b.s.ClipScreenshot(0, 0, r.Width, r.Height)
+	if err != nil {
+		b.t.Logf("cropped screenshot: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, "manage-smart-cards.png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -502,6 +524,25 @@ func TestSmartCardManagerInBrowser(t *testing.T) {
 	ctlAt(control2, "insert")
 	b.waitStatus(reader2, "UNINITIALIZED", 20*time.Second)
 	b.shot("cards-enrolled")
+	b.readmeShot()
+
+	// The watcher's link (coolkey watch --open) opens the enrollment of
+	// a given card.
+	if err := sess.Navigate(pageURL + "?" + url.Values{"enroll": {reader2}}.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitVisible("#op-start", 15*time.Second)
+	if sub := b.text("#op-subtitle"); !strings.Contains(sub, reader2) || !strings.Contains(sub, strings.ToLower(otherCUID)) {
+		b.fail("the enrollment link opened %q", sub)
+	}
+	if op, _ := b.find("#op-panel").Attribute("data-op"); op != "enroll" {
+		b.fail("the link opened %q", op)
+	}
+	b.shot("enroll-link")
+	b.click("#op-intro-cancel")
+	if u, _ := sess.URL(); strings.Contains(u, "enroll=") || strings.Contains(u, "/t/") {
+		t.Errorf("after the link the address is %s", u)
+	}
 
 	// Certificates, and their PEM export.
 	b.click(row(reader) + ` button[data-action="certs"]`)

@@ -245,10 +245,16 @@ func (s *Session) FullPageScreenshot() ([]byte, error) {
 	if err := s.CDP("Page.getLayoutMetrics", nil, &m); err != nil {
 		return nil, err
 	}
+	return s.ClipScreenshot(0, 0, m.Content.Width, m.Content.Height)
+}
+
+// ClipScreenshot returns a PNG of a rectangle of the page, in CSS pixels
+// from the document's top left (Chromium only).
+func (s *Session) ClipScreenshot(x, y, width, height float64) ([]byte, error) {
 	var shot struct {
 		Data string `json:"data"`
 	}
-	clip := map[string]any{"x": 0, "y": 0, "width": m.Content.Width, "height": m.Content.Height, "scale": 1}
+	clip := map[string]any{"x": x, "y": y, "width": width, "height": height, "scale": 1}
 	if err := s.CDP("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip}, &shot); err != nil {
 		return nil, err
 	}
