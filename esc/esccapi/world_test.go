@@ -2,6 +2,8 @@ package esccapi
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"os"
@@ -85,14 +87,39 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(tln)
+	serving := make(chan struct{})
+	go func() {
+		defer close(serving)
+		srv.Serve(tln)
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		<-serving
 	})
 	w.tpsURL = "https://" + tln.Addr().String() + tpssim.PathOperation
 	w.caFile = filepath.Join(state, "ca.pem")
+	// Serve writes the server certificate into the state directory
+	// first; a handshake shows it is done (and nothing writes there when
+	// the test's cleanup removes it).
+	pem, err := os.ReadFile(w.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		conn, err := tls.Dial("tcp", tln.Addr().String(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test TPS does not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return w
 }
 
