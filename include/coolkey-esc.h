@@ -60,7 +60,8 @@
  * use SA_ONSTACK, or the runtime aborts when one runs on a Go thread.
  *
  * SECRETS. Passwords and PINs given in callbacks are copied by the library
- * and its copies are zeroed when the operation ends; the buffer handed to
+ * and those copies are zeroed when the operation ends (transient encoded
+ * forms inside the HTTP and TLS layers are not); the buffer handed to
  * new_pin is zeroed and freed as soon as it has been read. Zero your own
  * copies after answering. Nothing secret is ever logged.
  */
