@@ -158,11 +158,13 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// enter handles /t/TOKEN/rest: a right token becomes the cookie and the
-// browser is sent to /rest, so the token leaves the address bar (and
-// history) at once.
+// enter handles /t/TOKEN/: a right token becomes the cookie and the
+// browser is sent to the page (keeping the query, e.g. ?enroll=READER), so
+// the token leaves the address bar (and history) at once. Whatever follows
+// the token in the path is dropped: the page is the only target, which
+// leaves nothing to make an open redirect of.
 func (g *guard) enter(w http.ResponseWriter, r *http.Request, rest string) {
-	tok, after, _ := strings.Cut(rest, "/")
+	tok, _, _ := strings.Cut(rest, "/")
 	if r.Method != http.MethodGet || !equalSecret(tok, g.token) {
 		http.Error(w, "forbidden: wrong or expired token (each 'coolkey ui' run prints a new URL)", http.StatusForbidden)
 		return
@@ -174,10 +176,7 @@ func (g *guard) enter(w http.ResponseWriter, r *http.Request, rest string) {
 		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode,
 	})
-	target := "/" + after
-	if strings.HasPrefix(target, "//") {
-		target = "/" // never a protocol-relative redirect
-	}
+	target := "/"
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
