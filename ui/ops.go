@@ -205,15 +205,25 @@ func (s *Server) postOp(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "no reader given"})
 		return
 	}
+	// Reserve the reader while checking the card, so that two requests
+	// cannot both start.
 	s.mu.Lock()
+	busy := s.starting[req.Reader]
 	for _, op := range s.ops {
-		if op.reader == req.Reader && op.state != stateDone {
-			s.mu.Unlock()
-			writeJSON(w, http.StatusConflict, apiError{Error: "an operation is already running on this card"})
-			return
-		}
+		busy = busy || (op.reader == req.Reader && op.state != stateDone)
 	}
+	if busy {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusConflict, apiError{Error: "an operation is already running on this card"})
+		return
+	}
+	s.starting[req.Reader] = true
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.starting, req.Reader)
+		s.mu.Unlock()
+	}()
 	info, err := s.m.CardStatus(req.Reader)
 	if err != nil {
 		writeError(w, errorStatus(err), err)

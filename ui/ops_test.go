@@ -321,3 +321,31 @@ func TestPhoneHomeAndTrustAPI(t *testing.T) {
 		t.Errorf("trust view %s", b)
 	}
 }
+
+// TestConcurrentStartsOneWins: two pages asking at once start one
+// operation.
+func TestConcurrentStartsOneWins(t *testing.T) {
+	w := newWorld(t, "")
+	u := startUI(t, w.client, Options{})
+	codes := make(chan int, 4)
+	for range 4 {
+		go func() {
+			resp := u.request(http.MethodPost, "/api/ops", map[string]string{"op": "enroll", "reader": readerName}, nil)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	accepted := 0
+	for range 4 {
+		switch c := <-codes; c {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusConflict:
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("%d operations started", accepted)
+	}
+}

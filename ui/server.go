@@ -58,6 +58,8 @@ type Server struct {
 	mu     sync.Mutex
 	nextID int
 	ops    map[int]*operation
+	// starting holds readers whose operation is being checked and started.
+	starting map[string]bool
 	// opOrder keeps operations in start order for the page.
 	opOrder []int
 	// lastCards is the most recent card list, for streams that open.
@@ -100,6 +102,7 @@ func New(ln net.Listener, opts Options) (*Server, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		ops:        map[int]*operation{},
+		starting:   map[string]bool{},
 	}
 	s.hs = &http.Server{
 		Handler:           g.wrap(s.routes()),
