@@ -127,6 +127,30 @@ func (b *Backend) Initialize(opts p11.InitOptions) error {
 		b.cache = openCache(b.cfg.cacheDir, b.log)
 	}
 
+	// Monitors first: a monitor's baseline is its first look, and only a
+	// listing taken after it is sure to miss no event (a card pulled and
+	// put back between the listing and that first look would otherwise
+	// leave its slot empty for good). Their events wait in the latch until
+	// the slots exist.
+	type watched struct {
+		m   cardedge.Monitor
+		src cardedge.ReaderSource
+	}
+	var watch []watched
+	for _, src := range []cardedge.ReaderSource{b.cfg.dynamic, b.cfg.fixedSrc} {
+		if src == nil {
+			continue
+		}
+		m, err := src.NewMonitor()
+		if err != nil {
+			// Without a monitor the slots still work; insertions are
+			// seen at the next C_GetSlotList.
+			b.log.Warn("reader monitor not started", "err", err)
+			continue
+		}
+		b.monitors = append(b.monitors, m)
+		watch = append(watch, watched{m, src})
+	}
 	if src := b.cfg.dynamic; src != nil {
 		readers, err := src.Readers()
 		if err != nil {
@@ -149,22 +173,11 @@ func (b *Backend) Initialize(opts p11.InitOptions) error {
 			s.present.Store(reachable[name])
 		}
 	}
-	for _, src := range []cardedge.ReaderSource{b.cfg.dynamic, b.cfg.fixedSrc} {
-		if src == nil {
-			continue
-		}
-		m, err := src.NewMonitor()
-		if err != nil {
-			// Without a monitor the slots still work; insertions are
-			// seen at the next C_GetSlotList.
-			b.log.Warn("reader monitor not started", "err", err)
-			continue
-		}
-		b.monitors = append(b.monitors, m)
+	for _, w := range watch {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.watch(m, src)
+			b.watch(w.m, w.src)
 		}()
 	}
 	b.log.Info("coolkey backend initialized", "slots", len(b.slots), "cache", b.cache != nil, "noAppletOK", b.noAppletOK)

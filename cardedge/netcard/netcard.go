@@ -287,7 +287,11 @@ func (s *Source) Connect(reader string) (cardedge.Transport, error) {
 }
 
 // NewMonitor starts one goroutine per endpoint that polls its card state
-// over a connection of its own.
+// over a connection of its own. The first look at every endpoint is taken
+// before NewMonitor returns and is the baseline: any change after that is
+// reported, so a caller that lists the readers after NewMonitor misses
+// nothing (a card swapped between a listing and a later first look would
+// go unreported).
 func (s *Source) NewMonitor() (cardedge.Monitor, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitor{latch: cardedge.NewEventLatch(), cancel: cancel}
@@ -295,11 +299,23 @@ func (s *Source) NewMonitor() (cardedge.Monitor, error) {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	for _, ep := range s.endpoints {
+	watchers := make([]*watcher, len(s.endpoints))
+	var first sync.WaitGroup
+	for i, ep := range s.endpoints {
+		w := &watcher{ep: ep, interval: interval}
+		watchers[i] = w
+		first.Add(1)
+		go func() {
+			defer first.Done()
+			w.last = w.look(ctx)
+		}()
+	}
+	first.Wait()
+	for _, w := range watchers {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.watch(ctx, ep, interval)
+			m.watch(ctx, w)
 		}()
 	}
 	return m, nil
@@ -363,48 +379,51 @@ func diff(old, new endpointState) cardedge.EventKind {
 	return k
 }
 
-func (m *monitor) watch(ctx context.Context, ep Endpoint, interval time.Duration) {
-	var (
-		conn  net.Conn
-		t     *Transport
-		last  endpointState
-		first = true
-	)
+// watcher polls one endpoint.
+type watcher struct {
+	ep       Endpoint
+	interval time.Duration
+	conn     net.Conn
+	t        *Transport
+	last     endpointState
+}
+
+// look dials the endpoint if needed and returns its state (unreachable
+// when it does not answer).
+func (w *watcher) look(ctx context.Context) endpointState {
+	if w.conn == nil {
+		d := net.Dialer{Timeout: w.interval * 4}
+		c, err := d.DialContext(ctx, "tcp", w.ep.Addr)
+		if err != nil {
+			return endpointState{}
+		}
+		framing.TuneConn(c)
+		w.conn, w.t = c, &Transport{conn: c, timeout: 2 * time.Second}
+	}
+	st, err := w.t.state()
+	if err != nil {
+		w.conn = nil // connError closed it
+		return endpointState{}
+	}
+	return endpointState{reachable: true, State: st}
+}
+
+func (m *monitor) watch(ctx context.Context, w *watcher) {
 	defer func() {
-		if conn != nil {
-			conn.Close()
+		if w.conn != nil {
+			w.conn.Close()
 		}
 	}()
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	for {
-		var now endpointState
-		if conn == nil {
-			d := net.Dialer{Timeout: interval * 4}
-			c, err := d.DialContext(ctx, "tcp", ep.Addr)
-			if err == nil {
-				framing.TuneConn(c)
-				conn, t = c, &Transport{conn: c, timeout: 2 * time.Second}
-			}
-		}
-		if conn != nil {
-			st, err := t.state()
-			if err != nil {
-				conn = nil // connError closed it
-			} else {
-				now = endpointState{reachable: true, State: st}
-			}
-		}
-		if first {
-			first = false // the state at start is not an event
-		} else {
-			m.latch.Post(ep.Name, diff(last, now))
-		}
-		last = now
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+		now := w.look(ctx)
+		m.latch.Post(w.ep.Name, diff(w.last, now))
+		w.last = now
 	}
 }
