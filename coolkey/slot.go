@@ -412,9 +412,12 @@ func (s *slot) transact(tok *token, optimistic bool, fn func(c *cardedge.Card) e
 			}
 			return fn(c)
 		})
-		if errors.Is(err, cardedge.ErrUnauthorized) {
+		if errors.Is(err, cardedge.ErrUnauthorized) || errors.Is(err, cardedge.ErrCLANotSupported) {
 			// 9C06: the card no longer counts us as logged in (another
 			// process entered a wrong PIN, or logged out its last login).
+			// 6E00 after our SELECT in this transaction: the applet is
+			// not selected any more, so the card was reset without the
+			// reader saying so; its login is gone too.
 			c.ForgetLogin()
 		}
 		tok.loggedIn.Store(c.LoggedIn())

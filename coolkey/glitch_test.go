@@ -1,0 +1,90 @@
+package coolkey
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coolkey-go/coolkey-go/cardedge"
+	"github.com/coolkey-go/coolkey-go/coolkey/internal/testtoken"
+	p11 "github.com/coolkey-go/coolkey-go/pkcs11mod"
+	"github.com/coolkey-go/coolkey-go/vcard"
+)
+
+// glitchSource hands out transports that power-cycle the card behind the
+// reader's back (no reset reported) after the command numbered at, counted
+// over all its transports from 1; 0 disarms.
+type glitchSource struct {
+	*testtoken.Source
+	slot *vcard.Slot
+	n    atomic.Int64
+	at   atomic.Int64
+}
+
+func (g *glitchSource) Connect(name string) (cardedge.Transport, error) {
+	t, err := g.Source.Connect(name)
+	if err != nil {
+		return nil, err
+	}
+	return &glitchTransport{Transport: t, g: g}, nil
+}
+
+type glitchTransport struct {
+	cardedge.Transport
+	g *glitchSource
+}
+
+func (t *glitchTransport) Transmit(cmd []byte) ([]byte, error) {
+	resp, err := t.Transport.Transmit(cmd)
+	if n := t.g.n.Add(1); n == t.g.at.Load() {
+		t.g.slot.Card().PowerOn()
+	}
+	return resp, err
+}
+
+// A card that lost power behind the reader's back answers the card-edge
+// commands after our SELECT with 6E00: the failed operation must leave the
+// token logged out, so that the caller can log in again at once instead of
+// meeting CKR_USER_ALREADY_LOGGED_IN and then CKR_USER_NOT_LOGGED_IN (found
+// by reliability's TestResetAtEveryStage).
+func TestGlitchMidOperationLogsOut(t *testing.T) {
+	tok := buildToken(t, testtoken.Alice())
+	card, err := tok.NewCard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := vcard.NewSlot(card)
+	src := &glitchSource{Source: testtoken.NewSource(), slot: slot}
+	src.Attach("Glitch Reader", slot)
+	b := newBackend(config{dynamic: src})
+	if err := b.Initialize(p11.InitOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	b.Slots()
+	ps, err := b.OpenSession(1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ps.(*session)
+	if err := s.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	key := one(t, s, classAttr(p11.CKO_PRIVATE_KEY), idAttr(1))
+	op, err := s.SignInit(p11.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SELECT is the first APDU of the signature; the glitch follows it.
+	src.at.Store(src.n.Load() + 1)
+	if _, err := op.Sign([]byte("x")); err == nil {
+		t.Fatal("a signature from a card that lost its state")
+	}
+	if ls, err := s.LoginState(); err != nil || ls != p11.LoggedOut {
+		t.Fatalf("LoginState after the glitch: %v, %v; want logged out", ls, err)
+	}
+	if err := s.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); err != nil {
+		t.Fatalf("login after the glitch: %v", err)
+	}
+	signWith(t, s, key, p11.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS}, []byte("x"))
+}
