@@ -39,7 +39,7 @@ type monitor struct {
 	latch *cardedge.EventLatch
 
 	mu      sync.Mutex
-	ctx     *scard.Context
+	ctx     *statusContext
 	closing bool
 	done    chan struct{}
 }
@@ -98,7 +98,7 @@ func (m *monitor) sleep(d time.Duration) {
 	}
 }
 
-func (m *monitor) setContext(ctx *scard.Context) {
+func (m *monitor) setContext(ctx *statusContext) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ctx != nil && m.ctx != ctx {
@@ -117,7 +117,7 @@ func (m *monitor) run() {
 		ctx := m.ctx
 		m.mu.Unlock()
 		if ctx == nil {
-			c, err := scard.EstablishContext()
+			c, err := establishStatusContext()
 			if err != nil {
 				m.forgetAll(known)
 				baseline = false

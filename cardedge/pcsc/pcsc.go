@@ -48,7 +48,7 @@ func serviceLost(err error) bool {
 // Source is a cardedge.ReaderSource over the PC/SC readers.
 type Source struct {
 	mu  sync.Mutex
-	ctx *scard.Context // for listing; re-created when pcscd restarts
+	ctx *statusContext // for listing; re-created when pcscd restarts
 }
 
 var _ cardedge.ReaderSource = (*Source)(nil)
@@ -72,12 +72,12 @@ func (s *Source) Close() error {
 
 // withContext runs fn with the listing context, re-creating the context once
 // if pcscd has restarted since.
-func (s *Source) withContext(fn func(*scard.Context) error) error {
+func (s *Source) withContext(fn func(*statusContext) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if s.ctx == nil {
-			ctx, err := scard.EstablishContext()
+			ctx, err := establishStatusContext()
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func (s *Source) withContext(fn func(*scard.Context) error) error {
 
 // listReaders returns the reader names; none (not an error) when there are
 // no readers or no service.
-func listReaders(ctx *scard.Context) ([]string, error) {
+func listReaders(ctx *statusContext) ([]string, error) {
 	names, err := ctx.ListReaders()
 	if errors.Is(err, scard.ErrNoReadersAvailable) {
 		return nil, nil
@@ -106,7 +106,7 @@ func listReaders(ctx *scard.Context) ([]string, error) {
 // down it returns no readers and no error.
 func (s *Source) Readers() ([]cardedge.ReaderStatus, error) {
 	var out []cardedge.ReaderStatus
-	err := s.withContext(func(ctx *scard.Context) error {
+	err := s.withContext(func(ctx *statusContext) error {
 		names, err := listReaders(ctx)
 		if err != nil || len(names) == 0 {
 			return err

@@ -67,3 +67,22 @@ func TestCardDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitMultiString(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"\x00", nil},
+		{"Virtual PCD 00 00\x00\x00", []string{"Virtual PCD 00 00"}},
+		{"A\x00B\x00\x00", []string{"A", "B"}},
+		{"A\x00B", []string{"A", "B"}}, // unterminated: keep what is there
+	}
+	for _, tt := range tests {
+		got := splitMultiString([]byte(tt.in))
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) || len(got) != len(tt.want) {
+			t.Errorf("splitMultiString(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

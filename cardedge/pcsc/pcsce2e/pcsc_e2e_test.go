@@ -330,3 +330,46 @@ func TestMonitor(t *testing.T) {
 		t.Errorf("Wait after Close: %v", err)
 	}
 }
+
+// Listing readers while monitors wait on their state must be safe: the
+// pinned ebfe/scard's GetStatusChange shares an unlocked map between calls,
+// which once crashed pkcs11-tool with "concurrent map writes".
+func TestConcurrentListingAndMonitors(t *testing.T) {
+	needPCSCD(t)
+	src := pcsc.NewSource()
+	defer src.Close()
+	var monitors []cardedge.Monitor
+	for range 3 {
+		m, err := src.NewMonitor()
+		if err != nil {
+			t.Fatal(err)
+		}
+		monitors = append(monitors, m)
+	}
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(time.Second)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			other := pcsc.NewSource()
+			defer other.Close()
+			for time.Now().Before(deadline) {
+				if _, err := other.Readers(); err != nil {
+					t.Errorf("Readers: %v", err)
+					return
+				}
+				if _, err := src.Readers(); err != nil {
+					t.Errorf("Readers: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, m := range monitors {
+		if err := m.Close(); err != nil {
+			t.Errorf("monitor Close: %v", err)
+		}
+	}
+}
