@@ -149,9 +149,16 @@ func (c *Card) ExchangeRaw(apdu []byte) ([]byte, error) {
 }
 
 // do sends cmd and turns any status word but 9000 into a *StatusError.
-func (c *Card) do(cmd Command) ([]byte, error) {
-	r, err := c.Exchange(cmd)
+func (c *Card) do(cmd Command) ([]byte, error) { return c.check(cmd, Exchange) }
+
+// doSecret is do for commands that carry a PIN: they are sent exactly
+// once, whatever the card answers (see exchangeOnce).
+func (c *Card) doSecret(cmd Command) ([]byte, error) { return c.check(cmd, exchangeOnce) }
+
+func (c *Card) check(cmd Command, exchange func(Transport, Command) (Response, error)) ([]byte, error) {
+	r, err := exchange(c.t, cmd)
 	if err != nil {
+		c.noteTransportError(err)
 		return nil, err
 	}
 	if r.SW != SWSuccess {
@@ -528,7 +535,10 @@ func (c *Card) VerifyPIN(pin byte, value []byte) error {
 	if len(value) == 0 || len(value) > 255 {
 		return fmt.Errorf("cardedge: PIN of %d bytes cannot be sent", len(value))
 	}
-	b, err := c.doExact(cardEdge(insVerifyPIN, pin, 0, value, 0), NonceSize)
+	b, err := c.doSecret(cardEdge(insVerifyPIN, pin, 0, value, 0))
+	if err == nil && len(b) != NonceSize {
+		err = &ResponseLengthError{INS: insVerifyPIN, Want: NonceSize, Got: len(b)}
+	}
 	if err != nil {
 		if errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrBlocked) {
 			c.ForgetLogin() // the card just logged everyone out of this PIN
@@ -554,7 +564,7 @@ func (c *Card) ChangePIN(pin byte, old, new []byte) error {
 	data = append(data, old...)
 	data = append(data, byte(len(new)))
 	data = append(data, new...)
-	_, err := c.do(cardEdge(insChangePIN, pin, 0, data, 0))
+	_, err := c.doSecret(cardEdge(insChangePIN, pin, 0, data, 0))
 	clear(data)
 	if err == nil || errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrBlocked) {
 		c.ForgetLogin()
@@ -598,7 +608,7 @@ func (c *Card) CreatePIN(pin, tries byte, value []byte) error {
 		return fmt.Errorf("cardedge: PIN of %d bytes cannot be sent", len(value))
 	}
 	data := c.withNonce(value)
-	_, err := c.do(cardEdge(insCreatePIN, pin, tries, data, 0))
+	_, err := c.doSecret(cardEdge(insCreatePIN, pin, tries, data, 0))
 	clear(data)
 	return err
 }

@@ -21,7 +21,15 @@ const (
 //     Le (the reference host does not do this).
 //
 // The status word is returned, not interpreted; see (SW).Err.
-func Exchange(t Transport, cmd Command) (Response, error) {
+func Exchange(t Transport, cmd Command) (Response, error) { return exchange(t, cmd, true) }
+
+// exchangeOnce is Exchange without the 6Cxx re-send, for commands that
+// carry a PIN: 6Cxx means nothing for a command without Le, and following
+// it would hand the card the PIN a second time — and a card that had
+// already counted a wrong PIN would count it again.
+func exchangeOnce(t Transport, cmd Command) (Response, error) { return exchange(t, cmd, false) }
+
+func exchange(t Transport, cmd Command, resend bool) (Response, error) {
 	raw, err := cmd.Encode()
 	if err != nil {
 		return Response{}, err
@@ -30,7 +38,7 @@ func Exchange(t Transport, cmd Command) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	if resp.SW.SW1() == 0x6C {
+	if resp.SW.SW1() == 0x6C && resend {
 		cmd.Le = leValue(resp.SW.SW2())
 		if raw, err = cmd.Encode(); err != nil {
 			return Response{}, err
