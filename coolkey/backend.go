@@ -48,6 +48,12 @@ type Backend struct {
 	monitors []cardedge.Monitor
 	wg       sync.WaitGroup
 
+	// rechecks are the background looks at readers whose connection
+	// failed under an operation (see slot.recheck); finalizing stops new
+	// ones. Both under mu.
+	rechecks   sync.WaitGroup
+	finalizing bool
+
 	cache      *objectCache
 	lastHandle atomic.Uint64
 	noAppletOK bool
@@ -214,6 +220,12 @@ func (b *Backend) addSlot(name string, src cardedge.ReaderSource, sim bool) *slo
 	return s
 }
 
+func (b *Backend) isFinalizing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.finalizing
+}
+
 func (b *Backend) slotByName(name string) *slot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -269,6 +281,10 @@ func (b *Backend) handleEvent(e cardedge.Event, src cardedge.ReaderSource) {
 // leaving the card logged in for the next process), stops the monitors and
 // disconnects.
 func (b *Backend) Finalize() error {
+	b.mu.Lock()
+	b.finalizing = true
+	b.mu.Unlock()
+	b.rechecks.Wait()
 	for _, m := range b.monitors {
 		m.Close()
 	}

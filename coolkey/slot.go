@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
 	p11 "github.com/coolkey-go/coolkey-go/pkcs11mod"
@@ -458,6 +459,50 @@ func (s *slot) lostLocked(tok *token, err error) {
 	s.dropConnLocked()
 	s.attempted = false
 	s.b.events.Post(s.name, cardedge.CardRemoved)
+	if errors.Is(err, cardedge.ErrNoReader) {
+		s.recheck()
+	}
+}
+
+// Delays before the looks recheck takes at a reader.
+var recheckDelays = []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, time.Second}
+
+// recheck looks, in the background, whether the card is still in a reader
+// whose connection just failed (a dropped socket, a PC/SC communication
+// error): the monitors report changes of state only, and the card's state
+// did not change, so without this look the slot would show no token until
+// the card is pulled and put back. When the card is there it is read again
+// as a new insertion (the old token's sessions are gone: its login cannot
+// be trusted).
+func (s *slot) recheck() {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.finalizing {
+		return
+	}
+	b.rechecks.Add(1)
+	go func() {
+		defer b.rechecks.Done()
+		for _, d := range recheckDelays {
+			time.Sleep(d)
+			if s.tok.Load() != nil || b.isFinalizing() {
+				return
+			}
+			readers, err := s.src.Readers()
+			if err != nil {
+				continue
+			}
+			for _, r := range readers {
+				if r.Name == s.name && r.CardPresent {
+					s.log().Info("card still present after a connection failure; reading it again")
+					s.cardInserted()
+					b.events.Post(s.name, cardedge.CardInserted)
+					return
+				}
+			}
+		}
+	}()
 }
 
 // slotInfo answers C_GetSlotInfo from memory.
