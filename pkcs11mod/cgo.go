@@ -5,14 +5,24 @@ package pkcs11mod
 #include <stdlib.h>
 #include <string.h>
 #include "pkcs11.h"
+
+extern __attribute__((visibility("hidden"))) unsigned int pkcs11mod_forks; // functions.c
 */
 import "C"
 
 import (
 	"bytes"
 	"runtime/debug"
+	"sync/atomic"
 	"unsafe"
 )
+
+// forks returns how many forks led to this process (see functions.c): a
+// forked child sees a larger number than its parent did, without a system
+// call.
+func forks() uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&C.pkcs11mod_forks)))
+}
 
 // The module is built for LP64 Unix, where CK_ULONG and Go's uint have the
 // same size; the views below depend on it.

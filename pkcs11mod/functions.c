@@ -2,6 +2,7 @@
 // data so that the host never holds a pointer into Go memory. Every other
 // C_* function is exported from Go (exports.go).
 
+#include <pthread.h>
 #include <string.h>
 #include "pkcs11.h"
 
@@ -107,4 +108,24 @@ CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
 		return CKR_OK;
 	}
 	return CKR_ARGUMENTS_BAD;
+}
+
+/*
+ * pkcs11mod_forks counts the forks that led to this process: a child's count
+ * is one more than its parent's at the time of the fork. Every PKCS#11 call
+ * compares it with the count at C_Initialize to tell a forked child, which
+ * is cheaper than getpid(), a system call, on every call. Children made
+ * without the atfork handlers (_Fork, raw clone) are still caught by the pid
+ * check in C_Initialize and C_Finalize.
+ */
+__attribute__((visibility("hidden"))) unsigned int pkcs11mod_forks;
+
+static void pkcs11mod_forked(void)
+{
+	__atomic_add_fetch(&pkcs11mod_forks, 1, __ATOMIC_SEQ_CST);
+}
+
+__attribute__((constructor)) static void pkcs11mod_watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, pkcs11mod_forked);
 }

@@ -57,7 +57,11 @@ type library struct {
 // instance is the state between one C_Initialize and its C_Finalize.
 type instance struct {
 	backend Backend
-	pid     int // the process that initialized; a forked child is not it
+	// The process that initialized, and the fork count then: a forked
+	// child is not it. Calls compare the fork count, which costs no system
+	// call; C_Initialize and C_Finalize also compare the pid.
+	pid     int
+	forks   uint32
 	log     *slog.Logger
 	logFile io.Closer
 
@@ -70,12 +74,17 @@ type instance struct {
 	sessions map[SessionHandle]*session
 }
 
+// thisProcess reports whether this process initialized in, by pid and
+// fork count (the pid also catches children made without the atfork
+// handlers).
+func (in *instance) thisProcess() bool { return in.pid == os.Getpid() && in.forks == forks() }
+
 // enter starts a call that needs an initialized library. The returned
 // function ends it.
 func (l *library) enter() (*instance, func(), error) {
 	l.mu.RLock()
 	in := l.inst.Load()
-	if in == nil || in.pid != os.Getpid() {
+	if in == nil || in.forks != forks() {
 		l.mu.RUnlock()
 		return nil, nil, CKR_CRYPTOKI_NOT_INITIALIZED
 	}
@@ -132,13 +141,13 @@ func (l *library) initialize(a initArgs) error {
 	l.mu.RLock()
 	in := l.inst.Load()
 	l.mu.RUnlock()
-	if in != nil && in.pid == os.Getpid() {
+	if in != nil && in.thisProcess() {
 		return CKR_CRYPTOKI_ALREADY_INITIALIZED
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if in := l.inst.Load(); in != nil {
-		if in.pid == os.Getpid() {
+		if in.thisProcess() {
 			return CKR_CRYPTOKI_ALREADY_INITIALIZED
 		}
 		// A forked child calling C_Initialize as PKCS#11 asks it to. The
@@ -168,6 +177,7 @@ func (l *library) initialize(a initArgs) error {
 	l.inst.Store(&instance{
 		backend:  b,
 		pid:      os.Getpid(),
+		forks:    forks(),
 		log:      log,
 		logFile:  logFile,
 		ctx:      ctx,
@@ -184,6 +194,10 @@ func (l *library) finalize() error {
 	in, done, err := l.enter()
 	if err != nil {
 		return err
+	}
+	if !in.thisProcess() {
+		done()
+		return CKR_CRYPTOKI_NOT_INITIALIZED
 	}
 	in.cancel()
 	done()
@@ -374,5 +388,5 @@ func (l *library) waitForSlotEvent(dontBlock bool) (SlotID, error) {
 // as callers expect.
 func (l *library) initialized() bool {
 	in := l.inst.Load()
-	return in != nil && in.pid == os.Getpid()
+	return in != nil && in.forks == forks()
 }

@@ -134,9 +134,21 @@ func TestForkedChild(t *testing.T) {
 	l, made := newLib(t, nil)
 	mustInit(t, l)
 	h, _ := l.openSession(1, CKF_SERIAL_SESSION)
-	l.inst.Load().pid = os.Getpid() + 1 // as if we were the child of that process
+	// As if we were the child of the process that initialized: a fork
+	// through fork(3) shows in the fork count, one without the atfork
+	// handlers (_Fork, raw clone) only in the pid.
+	in := l.inst.Load()
+	in.forks--
 	if _, err := l.sessionInfo(h); err != CKR_CRYPTOKI_NOT_INITIALIZED {
 		t.Errorf("child call: %v", err)
+	}
+	if lib := (&library{}); lib.initialized() {
+		t.Error("an uninitialized library says it is initialized")
+	}
+	in.forks++
+	in.pid = os.Getpid() + 1
+	if _, err := l.sessionInfo(h); err != nil {
+		t.Errorf("a call in a child the fork count misses: %v (only C_Initialize and C_Finalize check the pid)", err)
 	}
 	if err := l.finalize(); err != CKR_CRYPTOKI_NOT_INITIALIZED {
 		t.Errorf("child finalize: %v", err)

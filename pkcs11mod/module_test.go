@@ -125,3 +125,35 @@ func buildModule(t testing.TB, root, pkg string) string {
 	}
 	return so
 }
+
+// TestForkedChildProcess forks a process that initialized the module: the
+// child sees CKR_CRYPTOKI_NOT_INITIALIZED until its own C_Initialize, which
+// the fork count (pthread_atfork, functions.c) tells without a getpid per
+// call; the parent is unaffected.
+func TestForkedChildProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a shared library")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "coolkey")); err != nil {
+		t.Skip("package coolkey (the token backend) does not exist yet")
+	}
+	so := buildModule(t, root, ".")
+	bin := filepath.Join(t.TempDir(), "forkcheck")
+	if out, err := exec.Command("gcc", "-Wall", "-I"+filepath.Join(root, "include"), "-o", bin,
+		filepath.Join("testdata", "forkcheck.c"), "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, so)
+	// No readers: the module initializes without pcscd or cards.
+	cmd.Env = append(os.Environ(), "COOLKEY_PCSC=off", "COOLKEY_SIM=", "COOLKEY_CACHE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("forkcheck: %v\n%s", err, out)
+	}
+}
