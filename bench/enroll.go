@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +159,9 @@ func runEnroll(cli, dir string, tpsrv *testTPS, logf func(string, ...any)) (*enr
 		"--ca", tpsrv.caFile, "--uid", benchUser, "--yes")
 	if err != nil {
 		return nil, fmt.Errorf("coolkey enroll: %w", err)
+	}
+	if !strings.Contains(r.stdout, "enrolled") {
+		return nil, fmt.Errorf("coolkey enroll did not say it enrolled the card: %q", r.stdout)
 	}
 	res := &enrollResult{wall: r.wall, cardAPDU: r.apdus("start", "end"), rtts: tpsrv.clock.take()}
 	res.relayed = len(res.rtts)

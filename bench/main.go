@@ -327,6 +327,10 @@ func (b *bench) moduleRound(m module, card *servedCard, last bool) error {
 		}
 		b.res.add(phase+".apdus", m.name, float64(r.apdus("start", "end")))
 		b.res.add(phase+".ms", m.name, ms(r.results["ns"]))
+		b.res.add(phase+".cpu", m.name, ms(r.results["cpu_ns"]))
+		if p, ok := r.results["pcscd.total"]; ok {
+			b.res.add(phase+".pcscd", m.name, float64(p))
+		}
 		if phase == "cold" {
 			b.objects[m.name] = fmt.Sprintf("%d objects, %d attributes with a value", r.results["objects"], r.results["attributes"])
 		}
@@ -340,8 +344,16 @@ func (b *bench) moduleRound(m module, card *servedCard, last bool) error {
 	b.res.add("sign.apdus", m.name, float64(r.apdus("sign", "signed"))/float64(n))
 	b.res.add("sign.ms", m.name, sigNS/1e6)
 	b.res.add("sign.rate", m.name, 1e9/sigNS)
+	cardNS := float64(r.marks["signed"].CardTime-r.marks["sign"].CardTime) / float64(n)
+	b.res.add("sign.card", m.name, cardNS/1e6)
+	b.res.add("sign.cpu", m.name, float64(r.results["cpu_ns"])/float64(n)/1e6)
+	b.res.add("sign.host", m.name, (sigNS-cardNS)/1e6)
+	if p, ok := r.results["pcscd"]; ok {
+		b.res.add("sign.pcscd", m.name, float64(p)/float64(n))
+	}
 	b.res.add("login.apdus", m.name, float64(r.apdus("login", "sign")))
 	b.res.add("login.ms", m.name, ms(r.results["login_ns"]))
+	b.res.add("signrun.ms", m.name, ms(r.results["login_ns"]+r.results["ns"]))
 	b.signAPDUs[m.name] = fmt.Sprintf("start-up %d, login + find key %d, %d signatures %d, finalize %d",
 		r.apdus("start", "login"), r.apdus("login", "sign"), n, r.apdus("sign", "signed"), r.apdus("signed", "end"))
 	// 4 and 5.
@@ -385,6 +397,10 @@ func (b *bench) getattrAndLoad(m module) error {
 		return err
 	}
 	b.res.add("getattr.ns", m.name, float64(r.results["ns"])/float64(r.results["calls"]))
+	b.res.add("getattr.cpu", m.name, float64(r.results["cpu_ns"])/float64(r.results["calls"]))
+	if p, ok := r.results["pcscd"]; ok {
+		b.res.add("getattr.pcscd", m.name, float64(p)/float64(r.results["calls"]))
+	}
 	r, err = runHarness(b.tools, m, nil, "load")
 	if err != nil {
 		return err
@@ -426,6 +442,13 @@ func (b *bench) ecPhase() error {
 		b.res.add("ecdsa.apdus", ours, float64(run.apdus("sign", "signed"))/float64(n))
 		b.res.add("ecdsa.ms", ours, sigNS/1e6)
 		b.res.add("ecdsa.rate", ours, 1e9/sigNS)
+		cardNS := float64(run.marks["signed"].CardTime-run.marks["sign"].CardTime) / float64(n)
+		b.res.add("ecdsa.card", ours, cardNS/1e6)
+		b.res.add("ecdsa.cpu", ours, float64(run.results["cpu_ns"])/float64(n)/1e6)
+		b.res.add("ecdsa.host", ours, (sigNS-cardNS)/1e6)
+		if p, ok := run.results["pcscd"]; ok {
+			b.res.add("ecdsa.pcscd", ours, float64(p)/float64(n))
+		}
 	}
 	// The reference modules once each, to report what they do.
 	for _, m := range b.mods[1:] {
@@ -440,7 +463,7 @@ func (b *bench) ecPhase() error {
 		case opensc:
 			why = "its coolkey driver swaps the ECC INS codes (37/38, cardedge.md §4.2); here: " + why
 		}
-		for _, k := range []string{"ecdsa.apdus", "ecdsa.ms", "ecdsa.rate"} {
+		for _, k := range []string{"ecdsa.apdus", "ecdsa.ms", "ecdsa.card", "ecdsa.host", "ecdsa.cpu", "ecdsa.rate", "ecdsa.pcscd"} {
 			b.res.notApplicable(k, m.name, why)
 		}
 	}
@@ -560,16 +583,32 @@ func (b *bench) render() string {
 	rows := []row{
 		{"1 cold start", "cold.apdus", "APDUs at the card", 0, atMost("cold.apdus", float64(coldMin), fmt.Sprintf("≤ 2+⌈%d/255⌉ = %d", z0, coldMin))},
 		{"1 cold start", "cold.ms", "wall time, ms", 1, ratioAtMost("cold.ms", cpp, 1)},
+		{"1 cold start", "cold.cpu", "CPU time of the client process, ms", 1, nil},
+		{"1 cold start", "cold.pcscd", "requests to pcscd", 0, nil},
 		{"2 warm start", "warm.apdus", "APDUs at the card", 0, atMost("warm.apdus", 3, "≤ 3")},
 		{"2 warm start", "warm.ms", "wall time, ms", 1, ratioAtMost("warm.ms", cpp, 1)},
+		{"2 warm start", "warm.cpu", "CPU time of the client process, ms", 1, nil},
+		{"2 warm start", "warm.pcscd", "requests to pcscd", 0, nil},
 		{"3 login", "login.apdus", "APDUs for C_Login + finding the key", 0, nil},
+		{"3 login", "login.ms", "C_Login wall time, ms", 2, nil},
 		{"3 RSA-2048 sign", "sign.apdus", fmt.Sprintf("APDUs per signature (%d)", n), 2, atMost("sign.apdus", 6, "≤ 6")},
-		{"3 RSA-2048 sign", "sign.ms", "ms per signature", 2, ratioAtMost("sign.ms", cpp, 1)},
+		{"3 RSA-2048 sign", "signrun.ms", fmt.Sprintf("C_Login + %d signatures, ms", n), 1, ratioAtMost("signrun.ms", cpp, 1)},
+		{"3 RSA-2048 sign", "sign.ms", "ms per signature", 2, nil},
+		{"3 RSA-2048 sign", "sign.card", "of which in the card, ms", 2, nil},
+		{"3 RSA-2048 sign", "sign.host", "of which module + PC/SC, ms", 2, nil},
+		{"3 RSA-2048 sign", "sign.cpu", "CPU time of the client process per signature, ms", 3, nil},
 		{"3 RSA-2048 sign", "sign.rate", "signatures/s", 1, nil},
+		{"3 RSA-2048 sign", "sign.pcscd", "requests to pcscd per signature", 1, nil},
 		{"3 ECDSA P-256 sign", "ecdsa.apdus", fmt.Sprintf("APDUs per signature (%d)", n), 2, atMost("ecdsa.apdus", 2, "≤ 2")},
 		{"3 ECDSA P-256 sign", "ecdsa.ms", "ms per signature", 2, nil},
+		{"3 ECDSA P-256 sign", "ecdsa.card", "of which in the card, ms", 2, nil},
+		{"3 ECDSA P-256 sign", "ecdsa.host", "of which module + PC/SC, ms", 2, nil},
+		{"3 ECDSA P-256 sign", "ecdsa.cpu", "CPU time of the client process per signature, ms", 3, nil},
 		{"3 ECDSA P-256 sign", "ecdsa.rate", "signatures/s", 1, nil},
+		{"3 ECDSA P-256 sign", "ecdsa.pcscd", "requests to pcscd per signature", 1, nil},
 		{"4 C_GetAttributeValue", "getattr.ns", fmt.Sprintf("ns per call (3 attributes, %d calls)", c.getattrCalls), 0, ratioAtMost("getattr.ns", cpp, 1.5)},
+		{"4 C_GetAttributeValue", "getattr.cpu", "CPU time per call, ns", 0, nil},
+		{"4 C_GetAttributeValue", "getattr.pcscd", "requests to pcscd per call", 2, nil},
 		{"5 load", "load.ms", "dlopen + C_Initialize, ms", 2, atMost("load.ms", 20, "≤ 20 ms")},
 		{"5 load", "final.ms", "C_Finalize, ms", 2, nil},
 		{"5 load", "load.rss", "RSS added by dlopen + C_Initialize, MiB", 1, diffAtMost("load.rss", cpp, 15, "MiB")},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,9 +85,28 @@ func (r *procRun) apdus(from, to string) uint64 {
 const processTimeout = 5 * time.Minute
 
 // runHarness runs the harness on mod. card may be nil (SoftHSM, load).
+// The process's requests to pcscd are in the result "pcscd.total" when the
+// module uses PC/SC.
 func runHarness(t *tools, mod module, card *servedCard, args ...string) (*procRun, error) {
-	env := append([]string{"BENCH_SYNC=1", "BENCH_PIN=" + benchPIN}, mod.env...)
-	return runCounted(card, env, t.harness, append([]string{mod.path}, args...)...)
+	countFile := filepath.Join(t.shimDir, "harness.count")
+	os.Remove(countFile)
+	// The counting libpcsclite.so.1 costs an atomic add per SCard call,
+	// nothing next to the call's round trip to pcscd.
+	env := append([]string{"BENCH_SYNC=1", "BENCH_PIN=" + benchPIN, "LD_LIBRARY_PATH=" + t.shimDir, "SCARDCOUNT_FILE=" + countFile}, mod.env...)
+	r, err := runCounted(card, env, t.harness, append([]string{mod.path}, args...)...)
+	if err != nil {
+		return r, err
+	}
+	counts, err := scardCounts(countFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// The module never loaded libpcsclite.
+	case err != nil:
+		return nil, err
+	default:
+		r.results["pcscd.total"] = int64(pcscdRequests(counts))
+	}
+	return r, nil
 }
 
 // runCounted runs a command, answering its SYNC lines and snapshotting the

@@ -12,7 +12,8 @@
  *   harness MODULE load                  load + init + finalize time, RSS
  *   harness LIBRARY loadraw SYMBOL       dlopen and call void SYMBOL(void), RSS
  *
- * Output on stdout: "RESULT key=value" lines. With BENCH_SYNC=1 in the
+ * Output on stdout: "RESULT key=value" lines; "pcscd" results (requests to
+ * pcscd) only when run with scardcount.c as libpcsclite.so.1. With BENCH_SYNC=1 in the
  * environment it also prints "SYNC name" at phase boundaries and waits for a
  * line on stdin, so that the caller can read the card's APDU counter there.
  * Errors go to stderr with exit status 1.
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +39,15 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* CPU time (user + system) this process has used. */
+static long long cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	       ((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
 /* Resident set size in bytes, from /proc/self/statm. */
 static long long rss_bytes(void)
 {
@@ -48,6 +59,21 @@ static long long rss_bytes(void)
 		resident = -1;
 	fclose(f);
 	return resident * sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * PC/SC requests made so far, when the counting stand-in for
+ * libpcsclite.so.1 (scardcount.c) is loaded; -1 otherwise.
+ */
+static long pcscd_requests(void)
+{
+	unsigned long (*f)(void);
+	void *h = dlopen("libpcsclite.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (h == NULL)
+		return -1;
+	f = (unsigned long (*)(void))dlsym(h, "scardcount_requests");
+	dlclose(h);
+	return f == NULL ? -1 : (long)f();
 }
 
 static void die(const char *what, CK_RV rv)
@@ -181,7 +207,9 @@ static int run_enum(const char *path)
 	check("C_CloseSession", p11->C_CloseSession(s));
 	check("C_Finalize", p11->C_Finalize(NULL));
 	t1 = now_ns();
-	printf("RESULT objects=%lu\nRESULT attributes=%d\nRESULT ns=%lld\n", (unsigned long)n, attrs, t1 - t0);
+	if (pcscd_requests() >= 0)
+		printf("RESULT pcscd=%ld\n", pcscd_requests());
+	printf("RESULT objects=%lu\nRESULT attributes=%d\nRESULT ns=%lld\nRESULT cpu_ns=%lld\n", (unsigned long)n, attrs, t1 - t0, cpu_ns());
 	return 0;
 }
 
@@ -204,7 +232,8 @@ static int run_sign(const char *path, int count, const char *kind)
 	CK_OBJECT_HANDLE keys[16];
 	CK_SESSION_HANDLE s;
 	unsigned char sig[1024];
-	long long t0, t1, tl;
+	long long t0, t1, tl, c0, c1;
+	long r0, r1;
 	int i;
 	CK_RV rv;
 
@@ -226,6 +255,8 @@ static int run_sign(const char *path, int count, const char *kind)
 		return 1;
 	}
 	sync_point("sign");
+	r0 = pcscd_requests();
+	c0 = cpu_ns();
 	t0 = now_ns();
 	for (i = 0; i < count; i++) {
 		CK_ULONG slen = sizeof sig;
@@ -233,9 +264,13 @@ static int run_sign(const char *path, int count, const char *kind)
 		check("C_Sign", p11->C_Sign(s, (CK_BYTE_PTR)data, dlen, sig, &slen));
 	}
 	t1 = now_ns();
+	c1 = cpu_ns();
+	r1 = pcscd_requests();
 	sync_point("signed");
+	if (r0 >= 0)
+		printf("RESULT pcscd=%ld\n", r1 - r0);
 	check("C_Finalize", p11->C_Finalize(NULL));
-	printf("RESULT login_ns=%lld\nRESULT ns=%lld\nRESULT signatures=%d\n", tl, t1 - t0, count);
+	printf("RESULT login_ns=%lld\nRESULT ns=%lld\nRESULT cpu_ns=%lld\nRESULT signatures=%d\n", tl, t1 - t0, c1 - c0, count);
 	return 0;
 }
 
@@ -246,8 +281,8 @@ static int run_getattr(const char *path, long count)
 	unsigned char id[128], label[256];
 	CK_OBJECT_HANDLE certs[16];
 	CK_SESSION_HANDLE s;
-	long long t0, t1;
-	long i;
+	long long t0, t1, c0, c1;
+	long i, r0, r1;
 
 	load(path);
 	check("C_Initialize", p11->C_Initialize(NULL));
@@ -256,14 +291,20 @@ static int run_getattr(const char *path, long count)
 		fprintf(stderr, "harness: no certificate\n");
 		return 1;
 	}
+	r0 = pcscd_requests();
+	c0 = cpu_ns();
 	t0 = now_ns();
 	for (i = 0; i < count; i++) {
 		CK_ATTRIBUTE a[] = {{CKA_CLASS, &got_cls, sizeof got_cls}, {CKA_ID, id, sizeof id}, {CKA_LABEL, label, sizeof label}};
 		check("C_GetAttributeValue", p11->C_GetAttributeValue(s, certs[0], a, 3));
 	}
 	t1 = now_ns();
+	c1 = cpu_ns();
+	r1 = pcscd_requests();
+	if (r0 >= 0)
+		printf("RESULT pcscd=%ld\n", r1 - r0);
 	check("C_Finalize", p11->C_Finalize(NULL));
-	printf("RESULT calls=%ld\nRESULT ns=%lld\n", count, t1 - t0);
+	printf("RESULT calls=%ld\nRESULT ns=%lld\nRESULT cpu_ns=%lld\n", count, t1 - t0, c1 - c0);
 	return 0;
 }
 
