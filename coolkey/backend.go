@@ -55,7 +55,6 @@ type Backend struct {
 	finalizing bool
 
 	cache      *objectCache
-	lastHandle atomic.Uint64
 	noAppletOK bool
 }
 
@@ -475,11 +474,16 @@ func (b *Backend) PollSlotEvent() (p11.SlotID, bool, error) {
 	}
 }
 
+// lastHandle numbers object handles for the whole process, not per
+// Backend: C_Finalize and C_Initialize make a new Backend, and a handle an
+// application kept across them must not name an object of the next one.
+var lastHandle atomic.Uint64
+
 // newHandle allocates an object handle. Handles are never reused within a
-// process, so a handle kept across a card removal can never name an object
-// of the next card.
+// process, so a handle kept across a card removal or a C_Finalize can never
+// name another object.
 func (b *Backend) newHandle() p11.ObjectHandle {
-	return p11.ObjectHandle(b.lastHandle.Add(1))
+	return p11.ObjectHandle(lastHandle.Add(1))
 }
 
 // newToken builds the token read from a card.
