@@ -134,7 +134,7 @@ func TestTargets(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	if notes := r.notes([]row{{"s", "ms", "time", 1, nil}}); notes != "- time, OpenSC: no such thing\n" {
+	if notes := r.notes([]row{{"s", "ms", "time", 1, nil}, {"s", "ms", "again", 1, nil}}); notes != "- s, OpenSC: no such thing\n" {
 		t.Errorf("notes = %q", notes)
 	}
 }

@@ -456,12 +456,15 @@ func (b *bench) ecPhase() error {
 		why := "signed (unexpected)"
 		if err != nil {
 			why = err.Error()
+			if i := strings.LastIndex(why, "harness: "); i >= 0 {
+				why = "the harness says \"" + why[i+len("harness: "):] + "\""
+			}
 		}
 		switch m.name {
 		case cpp:
-			why = "no ECC in this version (judges.md); here: " + why
+			why = "no ECC in this version (judges.md); " + why
 		case opensc:
-			why = "its coolkey driver swaps the ECC INS codes (37/38, cardedge.md §4.2); here: " + why
+			why = "its coolkey driver swaps the ECC INS codes (37/38, cardedge.md §4.2): " + why
 		}
 		for _, k := range []string{"ecdsa.apdus", "ecdsa.ms", "ecdsa.card", "ecdsa.host", "ecdsa.cpu", "ecdsa.rate", "ecdsa.pcscd"} {
 			b.res.notApplicable(k, m.name, why)

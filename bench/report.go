@@ -182,14 +182,15 @@ func (r *results) table(rows []row) string {
 	return b.String()
 }
 
-// notes lists the reasons behind every n/a cell of the rows.
+// notes lists the reasons behind the n/a cells of the rows, once per
+// scenario and module.
 func (r *results) notes(rows []row) string {
 	var b strings.Builder
 	seen := map[string]bool{}
 	for _, w := range rows {
 		for _, col := range columns {
 			if why, ok := r.na[w.metric][col]; ok {
-				line := fmt.Sprintf("- %s, %s: %s\n", w.what, col, why)
+				line := fmt.Sprintf("- %s, %s: %s\n", w.scenario, col, why)
 				if !seen[line] {
 					seen[line] = true
 					b.WriteString(line)

@@ -76,9 +76,29 @@ static long pcscd_requests(void)
 	return f == NULL ? -1 : (long)f();
 }
 
+static const char *rv_name(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
+	case CKR_FUNCTION_FAILED: return "CKR_FUNCTION_FAILED";
+	case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
+	case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
+	case CKR_DEVICE_REMOVED: return "CKR_DEVICE_REMOVED";
+	case CKR_KEY_TYPE_INCONSISTENT: return "CKR_KEY_TYPE_INCONSISTENT";
+	case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
+	case CKR_OBJECT_HANDLE_INVALID: return "CKR_OBJECT_HANDLE_INVALID";
+	case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
+	case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
+	case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
+	case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
+	case CKR_CRYPTOKI_NOT_INITIALIZED: return "CKR_CRYPTOKI_NOT_INITIALIZED";
+	default: return "CKR";
+	}
+}
+
 static void die(const char *what, CK_RV rv)
 {
-	fprintf(stderr, "harness: %s: CKR 0x%lx\n", what, (unsigned long)rv);
+	fprintf(stderr, "harness: %s: %s (0x%lx)\n", what, rv_name(rv), (unsigned long)rv);
 	exit(1);
 }
 

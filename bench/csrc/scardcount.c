@@ -10,6 +10,9 @@
  * and look the functions up in that handle (the C++ module's libckyapplet,
  * OpenSC), which LD_PRELOAD would miss.
  *
+ * With SCARDCOUNT_TRACE set, each call's name also goes to stderr, to be
+ * read next to a PKCS#11 call log (pkcs11-spy writes to stderr too).
+ *
  * Each call is one request to pcscd except SCardFreeMemory and
  * SCardIsValidContext, which pcsc-lite answers in the client; they are
  * counted but reported apart.
@@ -67,6 +70,8 @@ static void *real_fn(int f)
 		}
 	}
 	__atomic_add_fetch(&counts[f], 1, __ATOMIC_RELAXED);
+	if (getenv("SCARDCOUNT_TRACE") != NULL)
+		fprintf(stderr, "scardcount: %s\n", names[f]);
 	return fns[f];
 }
 
