@@ -49,6 +49,17 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the modules the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range []string{modPath, v2Path} {
+		if p != "" {
+			os.RemoveAll(filepath.Dir(p))
+		}
+	}
+	os.Exit(code)
+}
+
 // module returns the module under test: $COOLKEY_MODULE (CMake's build),
 // or one built once per test binary.
 func module(t testing.TB) string {

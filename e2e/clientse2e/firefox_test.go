@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,8 +119,12 @@ func loadWithPIN(t testing.TB, app *marionette.App, url, marker, pin string) (st
 		} else if !marionette.IsCode(err, "no such alert") {
 			t.Fatalf("waiting for %s: %v", url, err)
 		}
+		// While a document is being replaced, reading it can fail
+		// ("documentElement is null"): an answer from the browser, not a
+		// broken connection, so it is read again.
 		src, err := app.PageSource(ctx)
-		if err != nil && !marionette.IsCode(err, "unexpected alert open") {
+		var merr *marionette.Error
+		if err != nil && !errors.As(err, &merr) {
 			t.Fatalf("page source: %v", err)
 		}
 		done := strings.Contains(src, marker)
@@ -140,7 +145,7 @@ func loadWithPIN(t testing.TB, app *marionette.App, url, marker, pin string) (st
 		select {
 		case <-ctx.Done():
 			u, _ := app.CurrentURL(context.Background())
-			t.Fatalf("%s did not load in %v (at %s); page so far:\n%s", url, pageTimeout, u, clip(src))
+			t.Fatalf("%s did not load in %v (at %s; last error %v); page so far:\n%s", url, pageTimeout, u, err, clip(src))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

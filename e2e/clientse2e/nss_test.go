@@ -32,13 +32,11 @@ func nssLibs(t testing.TB) []nssLib {
 	libs := []nssLib{{name: "system NSS"}}
 	if _, err := os.Stat(filepath.Join(thunderbirdLibDir, "libsmime3.so")); err == nil {
 		libs = append(libs, nssLib{name: "Thunderbird's NSS", env: []string{"LD_LIBRARY_PATH=" + thunderbirdLibDir}})
-	} else if requiredThunderbird() {
+	} else if e2e.Required() {
 		t.Fatalf("Thunderbird's NSS is not installed in %s", thunderbirdLibDir)
 	}
 	return libs
 }
-
-func requiredThunderbird() bool { return os.Getenv("COOLKEY_E2E_REQUIRED") == "1" }
 
 // cmsRoundTrip signs with cmsutil (the CMS code Thunderbird uses for
 // S/MIME) and the card's signing key, verifies with OpenSSL, then decrypts
