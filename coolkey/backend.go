@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,13 +87,13 @@ func newBackend(cfg config) *Backend { return &Backend{cfg: cfg} }
 // configFromEnv builds the reader configuration from the environment.
 func configFromEnv(log *slog.Logger) config {
 	var cfg config
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(PCSCEnv))) {
+	switch strings.ToLower(strings.TrimSpace(p11.Getenv(PCSCEnv))) {
 	case "off", "0", "no", "false":
 	default:
 		cfg.dynamic = pcsc.NewSource()
 	}
 	var eps []netcard.Endpoint
-	for _, addr := range strings.Split(os.Getenv(SimEnv), ",") {
+	for _, addr := range strings.Split(p11.Getenv(SimEnv), ",") {
 		if addr = strings.TrimSpace(addr); addr != "" {
 			name := "CoolKey virtual card " + addr
 			eps = append(eps, netcard.Endpoint{Name: name, Addr: addr})
@@ -104,7 +103,7 @@ func configFromEnv(log *slog.Logger) config {
 	if len(eps) > 0 {
 		cfg.fixedSrc = netcard.NewSource(eps...)
 	}
-	if v := strings.ToLower(strings.TrimSpace(os.Getenv(CacheEnv))); v != "off" && v != "0" && v != "no" {
+	if v := strings.ToLower(strings.TrimSpace(p11.Getenv(CacheEnv))); v != "off" && v != "0" && v != "no" {
 		dir, err := defaultCacheDir()
 		if err != nil {
 			log.Warn("object cache disabled: no cache directory", "err", err)

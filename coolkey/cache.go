@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
+	p11 "github.com/coolkey-go/coolkey-go/pkcs11mod"
 )
 
 // objectCache keeps the decoded z0 objects of the tokens this user has seen,
@@ -73,9 +74,9 @@ type cachedToken struct {
 
 // defaultCacheDir returns the per-user cache directory.
 func defaultCacheDir() (string, error) {
-	base := os.Getenv("XDG_CACHE_HOME")
+	base := p11.Getenv("XDG_CACHE_HOME")
 	if base == "" || !filepath.IsAbs(base) {
-		home, err := os.UserHomeDir()
+		home, err := p11.UserHomeDir()
 		if err != nil {
 			return "", err
 		}

@@ -31,7 +31,7 @@ const countFileEnv = "COOLKEY_APDU_COUNT_FILE"
 // writeAPDUCount stores the count in the file named by COOLKEY_APDU_COUNT_FILE,
 // if set. It is a debugging aid: failures are ignored.
 func writeAPDUCount() {
-	path := os.Getenv(countFileEnv)
+	path := p11.Getenv(countFileEnv)
 	if path == "" {
 		return
 	}

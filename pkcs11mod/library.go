@@ -230,7 +230,7 @@ func openLog(cfg Config) (*slog.Logger, io.Closer) {
 	if cfg.LogFileEnv == "" {
 		return discard, nil
 	}
-	path := os.Getenv(cfg.LogFileEnv)
+	path := Getenv(cfg.LogFileEnv)
 	if path == "" {
 		return discard, nil
 	}
@@ -240,7 +240,7 @@ func openLog(cfg Config) (*slog.Logger, io.Closer) {
 	}
 	level := slog.LevelInfo
 	if cfg.LogLevelEnv != "" {
-		level = parseLevel(os.Getenv(cfg.LogLevelEnv))
+		level = parseLevel(Getenv(cfg.LogLevelEnv))
 	}
 	h := slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})
 	return slog.New(h).With("pid", os.Getpid()), f
