@@ -149,6 +149,16 @@ type simCard struct {
 // ends.
 func serveCard(t testing.TB, fx *fixture, img *vcard.Image) *simCard {
 	t.Helper()
+	hostLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveCardOn(t, fx, img, hostLn)
+}
+
+// serveCardOn is serveCard with hosts reaching the card at hostLn.
+func serveCardOn(t testing.TB, fx *fixture, img *vcard.Image, hostLn net.Listener) *simCard {
+	t.Helper()
 	if img == nil {
 		img = fx.img
 	}
@@ -158,10 +168,6 @@ func serveCard(t testing.TB, fx *fixture, img *vcard.Image) *simCard {
 	}
 	c := &simCard{fx: fx, card: card, slot: vcard.NewSlot(card), proxy: &hostile.Proxy{Logf: t.Logf}, stats: &serve.Stats{}}
 	cardLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,6 +166,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	suiteDir = dir
+	if os.Getenv(childEnv) == "1" {
+		// The module's log of a child process: the child knows the
+		// keys of the card it served, so it scans the log too.
+		if log := os.Getenv("COOLKEY_LOG"); log != "" {
+			addSuiteLog(log)
+		}
+	}
 	code := m.Run()
 	suiteLogMu.Lock()
 	logs := append([]string(nil), suiteLogs...)
