@@ -48,6 +48,9 @@ type Config struct {
 	Logger                 *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Fault, when set, breaks every operation on purpose (for tests of
+	// clients); see Fault.
+	Fault *Fault
 }
 
 // Server is a test TPS.

@@ -70,11 +70,17 @@ type session struct {
 	// Learned during the operation, for the activity log.
 	cuid string
 	user string
+
+	sent int // messages sent, for Config.Fault
 }
 
 func (s *session) send(m tps.Message) error {
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 		return &connError{err}
+	}
+	s.sent++
+	if broke, err := s.srv.cfg.Fault.intercept(s, s.sent); broke {
+		return err
 	}
 	if err := s.w.WriteMessage(m); err != nil {
 		var ee *tps.EncodeError
