@@ -36,6 +36,9 @@ const (
 	wrongPIN     = "Wrong-PIN-4406"
 	testUser     = "relia"
 	testPassword = "TPS-pass-w0rd!8"
+	// tpsPIN is the PIN enrollments set: the test TPS's default policy
+	// allows 4 to 10 characters.
+	tpsPIN = "Tps-PIN-82"
 )
 
 // removalRVs are the return values PKCS#11 allows for a call on a token

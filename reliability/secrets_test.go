@@ -111,6 +111,7 @@ func init() {
 	addTextSecret("PIN", testPIN)
 	addTextSecret("wrong PIN", wrongPIN)
 	addTextSecret("TPS password", testPassword)
+	addTextSecret("enrolled PIN", tpsPIN)
 }
 
 // finding is a secret found in a file.
