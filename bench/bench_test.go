@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +171,23 @@ func TestPDUClock(t *testing.T) {
 	}
 	if len(warnings) != 1 {
 		t.Errorf("warnings passed on: %v", warnings)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	half := float64(runtime.NumCPU()) / 2
+	tests := []struct {
+		load string
+		want bool
+	}{
+		{fmt.Sprintf("%.2f 0.1 0.1", half/2), false},
+		{fmt.Sprintf("%.2f 0.1 0.1", half+0.5), true},
+		{"?", true},
+		{"", true},
+	}
+	for _, tt := range tests {
+		if got := busy(tt.load); got != tt.want {
+			t.Errorf("busy(%q) = %v, want %v", tt.load, got, tt.want)
+		}
 	}
 }

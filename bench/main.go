@@ -507,6 +507,17 @@ func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
+// busy reports whether a load average line says the machine was more than
+// half occupied over the last minute.
+func busy(load string) bool {
+	f := strings.Fields(load)
+	if len(f) == 0 {
+		return true
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	return err != nil || l > float64(runtime.NumCPU())/2
+}
+
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -648,7 +659,11 @@ func (b *bench) render() string {
 		"Times come from CLOCK_MONOTONIC in the C harness (bench/csrc/harness.c), process wall time for pkcs11-tool and coolkey enroll. "+
 		"Cold runs start with our cache ($XDG_CACHE_HOME/coolkey-go) and the C++ one (%s) emptied; OpenSC keeps none.\n\n",
 		readerName, benchUser, benchCUID, b.rsaCard.z0Size, b.ecCard.z0Size, c.rounds, c.enrollRounds, cppCacheDir)
-	s.WriteString("**The machine was shared with other jobs (see the load average): times are noisy; APDU and request counts are not.**\n\n")
+	if busy(b.info["load before"]) || busy(b.info["load after"]) {
+		s.WriteString("**The machine was busy with other jobs (see the load average): times are noisy; APDU and request counts are not.**\n\n")
+	} else {
+		s.WriteString("The machine was nearly idle during this run. On a loaded machine times are noisy (ratios can swing by ±30 %); APDU and request counts are not.\n\n")
+	}
 	s.WriteString(b.res.table(rows))
 	s.WriteString("\n")
 	if b.res.count("enroll.s", ours) > 0 {
