@@ -264,6 +264,18 @@ func (t *Transport) Transmit(cmd []byte) ([]byte, error) {
 	if err != nil {
 		return nil, t.recover("transmit", err)
 	}
+	if len(rsp) < 2 {
+		// A card always ends its answer with a status word: the reader
+		// lost the card mid-exchange and still reported success (vpcd
+		// answers nothing when the card's connection drops). Ask for the
+		// card's state; if the reader has not noticed yet, the command's
+		// fate and the card's state are unknown, which the caller must
+		// treat like a lost connection, not like a card's answer.
+		if _, serr := t.card.Status(); serr != nil {
+			return nil, t.recover("transmit", serr)
+		}
+		return nil, fmt.Errorf("pcsc: transmit: %w: the reader returned a %d-byte response", cardedge.ErrNoReader, len(rsp))
+	}
 	return rsp, nil
 }
 
