@@ -292,6 +292,26 @@ func TestSessionLostWithCard(t *testing.T) {
 	}
 }
 
+// Sessions of a token whose card went away are not counted by
+// C_GetTokenInfo, even before a call on them has noticed (found by
+// reliability's PC/SC removal test: a count of 1 after reinsertion).
+func TestSessionCountAfterRemoval(t *testing.T) {
+	l, made := newLib(t, nil)
+	mustInit(t, l)
+	h, _ := l.openSession(1, CKF_SERIAL_SESSION)
+	l.openSession(1, CKF_SERIAL_SESSION|CKF_RW_SESSION)
+	if ti, err := l.tokenInfo(1); err != nil || ti.SessionCount != 2 || ti.RwSessionCount != 1 {
+		t.Fatalf("before removal: %+v %v", ti, err)
+	}
+	(*made)[0].gone = CKR_DEVICE_REMOVED
+	if ti, err := l.tokenInfo(1); err != nil || ti.SessionCount != 0 || ti.RwSessionCount != 0 {
+		t.Errorf("after removal: %d sessions (%d RW), %v; want 0", ti.SessionCount, ti.RwSessionCount, err)
+	}
+	if _, err := l.sessionInfo(h); err != CKR_SESSION_HANDLE_INVALID {
+		t.Errorf("a counted-out session: %v", err)
+	}
+}
+
 func TestFindObjects(t *testing.T) {
 	l, _ := newLib(t, nil)
 	mustInit(t, l)

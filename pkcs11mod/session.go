@@ -63,15 +63,38 @@ func endsOperation(err error) bool {
 	return err != nil && returnValue(err) != CKR_BUFFER_TOO_SMALL
 }
 
+// countSessions counts the sessions open on slot. Sessions whose backend
+// session died with the card are closed first, without waiting for a call
+// on them: PKCS#11 closes every session of a removed token, and a count
+// taken after reinsertion must not include them. A session busy in
+// another call is counted as it is.
 func (in *instance) countSessions(slot SlotID) (all, rw uint) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
+	var ss []*session
 	for _, s := range in.sessions {
 		if s.slot == slot {
-			all++
-			if s.rw {
-				rw++
+			ss = append(ss, s)
+		}
+	}
+	in.mu.Unlock()
+	for _, s := range ss {
+		if s.mu.TryLock() {
+			gone := s.closed
+			if !gone {
+				if _, err := s.be.LoginState(); err != nil && sessionGone(err) {
+					in.log.Info("session lost", "session", s.handle, "err", err)
+					in.closeLocked(s, false)
+					gone = true
+				}
 			}
+			s.mu.Unlock()
+			if gone {
+				continue
+			}
+		}
+		all++
+		if s.rw {
+			rw++
 		}
 	}
 	return all, rw
