@@ -147,6 +147,11 @@ func OpenStore(dir string) (*Store, error) {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, tokensFile), err)
 		}
 		for _, r := range list {
+			if r == nil {
+				// "null" in a hand-edited or damaged file: nothing
+				// to keep.
+				continue
+			}
 			s.tokens[r.CUID] = r
 		}
 	}
