@@ -13,7 +13,7 @@ import (
 	"github.com/coolkey-go/coolkey-go/vcard/hostile"
 )
 
-// removalPoints is how many removal points each test covered, for the
+// logPoints reports how many removal points a test covered, for the
 // figures in docs/reliability.md (go test -v prints them).
 func logPoints(t *testing.T, what string, n int) {
 	t.Logf("FIGURE removal points %s: %d", what, n)

@@ -202,7 +202,6 @@ func TestMain(m *testing.M) {
 // The scan finds what it is looking for, in every registered form.
 func TestSecretScanFindsSecrets(t *testing.T) {
 	fx := rsaFixture(t)
-	_ = fx
 	dir := t.TempDir()
 	var priv *rsa.PrivateKey
 	for _, k := range fx.img.Applet.Keys {
