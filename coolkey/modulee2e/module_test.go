@@ -8,7 +8,6 @@ package modulee2e
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,43 +39,7 @@ const (
 	cardWaitTime = 20 * time.Second
 )
 
-var (
-	buildOnce sync.Once
-	modPath   string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if modPath != "" {
-		os.RemoveAll(filepath.Dir(modPath))
-	}
-	os.Exit(code)
-}
-
-// module builds the c-shared module once per test binary.
-func module(t *testing.T) string {
-	t.Helper()
-	root := e2e.RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "coolkey-module-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		modPath = filepath.Join(dir, "libcoolkeypk11.so")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared",
-			"-ldflags=-extldflags=-Wl,--version-script="+filepath.Join(root, "exports.map"), "-o", modPath, ".")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the module: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return modPath
-}
+func TestMain(m *testing.M) { e2e.Main(m) }
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
@@ -375,7 +337,7 @@ func clearCppCache(t *testing.T) {
 func vpcdSetup(t *testing.T) string {
 	t.Helper()
 	needTools(t, "pkcs11-tool", "openssl")
-	mod := module(t)
+	mod := e2e.BuildModule(t)
 	e2e.EnsurePCSCD(t)
 	e2e.LockVPCD(t)
 	return mod

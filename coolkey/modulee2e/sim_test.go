@@ -15,7 +15,7 @@ import (
 // needed.
 func TestSimMixedToken(t *testing.T) {
 	needTools(t, "pkcs11-tool", "openssl")
-	mod := module(t)
+	mod := e2e.BuildModule(t)
 	// In the TPS layout: an EC signing key (01), an EC key-agreement
 	// key (02, the "encryption" role), an RSA signing key (03).
 	c := enrolled(t, provision.KeySpec("ec256"), provision.KeySpec("ec256"), provision.KeySpec("rsa2048"))
@@ -84,7 +84,7 @@ func TestSimMixedToken(t *testing.T) {
 // login, so libp11 never logs in).
 func TestGnuTLSAndLibp11(t *testing.T) {
 	needTools(t, "p11tool", "openssl")
-	mod := module(t)
+	mod := e2e.BuildModule(t)
 	c := enrolled(t, provision.KeySpec("rsa2048"), provision.KeySpec("ec256"))
 	addr := serveSocket(t, c)
 	e := newEnv(t, "COOLKEY_SIM="+addr, "COOLKEY_PCSC=off")

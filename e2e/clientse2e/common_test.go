@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,57 +42,18 @@ const (
 	socketOnlyEnv = "COOLKEY_E2E_SOCKET_ONLY"
 )
 
-var (
-	buildOnce sync.Once
-	modPath   string
-	buildErr  error
-)
-
 // TestMain removes the modules the tests built.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, p := range []string{modPath, v2Path} {
-		if p != "" {
-			os.RemoveAll(filepath.Dir(p))
+	e2e.Main(m, func() {
+		if v2Path != "" {
+			os.RemoveAll(filepath.Dir(v2Path))
 		}
-	}
-	os.Exit(code)
+	})
 }
 
 // module returns the module under test: $COOLKEY_MODULE (CMake's build),
 // or one built once per test binary.
-func module(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("COOLKEY_MODULE"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := os.Stat(abs); err != nil {
-			t.Fatalf("COOLKEY_MODULE: %v", err)
-		}
-		return abs
-	}
-	root := e2e.RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "coolkey-clients-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		modPath = filepath.Join(dir, "libcoolkeypk11.so")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared",
-			"-ldflags=-extldflags=-Wl,--version-script="+filepath.Join(root, "exports.map"), "-o", modPath, ".")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the module: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return modPath
-}
+func module(t testing.TB) string { return e2e.BuildModule(t) }
 
 func needTools(t testing.TB, tools ...string) {
 	t.Helper()

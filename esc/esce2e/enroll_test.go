@@ -188,7 +188,7 @@ func TestFormatEnrollResetPIN(t *testing.T) {
 		t.Fatalf("after enroll: %v", st)
 	}
 
-	mods := map[string]string{"C++ CoolKey": cppModule, "OpenSC": openscModule, "coolkey-go": ourModule(t)}
+	mods := map[string]string{"C++ CoolKey": cppModule, "OpenSC": openscModule, "coolkey-go": e2e.BuildModule(t)}
 	for name, mod := range mods {
 		if _, err := os.Stat(mod); err != nil {
 			t.Errorf("%s module missing: %v", name, err)
@@ -295,36 +295,6 @@ func cuttingProxy(t *testing.T, target string, limit int64) string {
 	return ln.Addr().String()
 }
 
-var (
-	buildOnce sync.Once
-	modPath   string
-	buildErr  error
-)
-
-// ourModule builds libcoolkeypk11.so once per test binary.
-func ourModule(t *testing.T) string {
-	t.Helper()
-	root := e2e.RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "coolkey-esce2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		modPath = filepath.Join(dir, "libcoolkeypk11.so")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared",
-			"-ldflags=-extldflags=-Wl,--version-script="+filepath.Join(root, "exports.map"), "-o", modPath, ".")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the module: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return modPath
-}
-
 func pkcs11Tool(t *testing.T, mod string, args ...string) e2e.Result {
 	t.Helper()
 	return e2e.Run(t, cmdTimeout, "pkcs11-tool", append([]string{"--module", mod, "--slot-index", "0"}, args...)...)
@@ -383,3 +353,5 @@ func signAndVerify(t *testing.T, mod, pin string) error {
 	}
 	return nil
 }
+
+func TestMain(m *testing.M) { e2e.Main(m) }

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -205,36 +204,6 @@ func ServeVPCD(t testing.TB, imagePath string, n int, opts vcard.Options) *Serve
 	})
 	WaitCard(t, s.Reader, true, 20*time.Second)
 	return s
-}
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// BuildCLI builds the coolkey command once per test binary and returns its
-// path.
-func BuildCLI(t testing.TB) string {
-	t.Helper()
-	root := RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "coolkey-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "coolkey")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/coolkey")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/coolkey: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
 }
 
 // Process is a `coolkey sim card serve` started by ServeVPCDCLI.
