@@ -5,7 +5,7 @@
 #   build/go-tests.sh unit     every package except the end-to-end ones
 #   build/go-tests.sh exports  the built module exports only C_* symbols and
 #                              the coolkey_esc_* API of include/coolkey-esc.h
-#   build/go-tests.sh fuzz     every fuzz target for FUZZTIME (default 10s)
+#   build/go-tests.sh fuzz     every fuzz target for FUZZTIME (default 30s)
 #   build/go-tests.sh e2e      end-to-end packages (pcscd + vpcd), one at a time
 #
 # End-to-end packages are those whose import path ends in "e2e"; they use the
@@ -54,16 +54,35 @@ exports)
   [ "$n" -ge 68 ] || { echo "exports: expected the whole PKCS#11 API (>= 68 C_* functions)"; exit 1; }
   ;;
 fuzz)
-  fuzztime="${FUZZTIME:-10s}"
+  fuzztime="${FUZZTIME:-30s}"
   status=0
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
   for pkg in $(all_pkgs); do
     dir=$("$GO" list -f '{{.Dir}}' "$pkg")
     grep -lq '^func Fuzz' "$dir"/*_test.go 2>/dev/null || continue
     for target in $("$GO" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
-      echo "== fuzz $pkg $target ($fuzztime)"
-      if ! "$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"; then
+      for attempt in 1 2; do
+        echo "== fuzz $pkg $target ($fuzztime)"
+        if "$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+          break
+        fi
+        # Go 1.26's fuzz coordinator can fail a target with a bare
+        # "context deadline exceeded" when -fuzztime expires while a worker
+        # is busy (golang/go#75804, fixed in Go 1.27). That is no finding:
+        # nothing is written to testdata/fuzz. Such a run is tried once more;
+        # anything else (a failing input, a panic, a hang) fails at once.
+        if grep -q 'context deadline exceeded' "$log" && ! grep -qE 'Failing input written|panic:|fuzzing process hung' "$log"; then
+          if [ "$attempt" -eq 1 ]; then
+            echo "== fuzz $target: fuzz-time deadline race (golang/go#75804), no input found; running it again"
+            continue
+          fi
+          echo "== fuzz $target: the deadline race again, still no failing input; counted as passed"
+          break
+        fi
         status=1
-      fi
+        break
+      done
     done
   done
   exit $status
