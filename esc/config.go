@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coolkey-go/coolkey-go/internal/atomicfile"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -184,30 +185,5 @@ func (c *Config) Save() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(c.path, append(b, '\n'), 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(c.path, append(b, '\n'), 0o600)
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/coolkey-go/coolkey-go/internal/atomicfile"
 )
 
 // Trust says which certificates a TPS (and a phone-home server) may
@@ -137,7 +139,7 @@ func AddTrust(path string, pemData []byte) ([]*x509.Certificate, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	return added, writeFileAtomic(path, out.Bytes(), 0o644)
+	return added, atomicfile.Write(path, out.Bytes(), 0o644)
 }
 
 // ListTrust returns the certificates in the bundle (none if it does not

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coolkey-go/coolkey-go/internal/atomicfile"
 	"github.com/coolkey-go/coolkey-go/internal/testca"
 )
 
@@ -75,10 +76,10 @@ func (a *authority) serverCertificate(dir string, hosts []string, now time.Time)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 	certPEM = append(certPEM, a.ca.CertPEM()...)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coolkey-go/coolkey-go/internal/atomicfile"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -240,7 +241,7 @@ func (s *Store) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, tokensFile), append(b, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(s.dir, tokensFile), append(b, '\n'), 0o600)
 }
 
 // Log appends an activity record.
@@ -260,31 +261,6 @@ func (s *Store) Log(a Activity) error {
 		err = cerr
 	}
 	return err
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // statusForState is the END_OP code for an operation refused because of

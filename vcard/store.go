@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/coolkey-go/coolkey-go/vcard/internal/atomicfile"
+	"github.com/coolkey-go/coolkey-go/internal/atomicfile"
 )
 
 // FileStore keeps a card image in a file, replaced atomically on every save

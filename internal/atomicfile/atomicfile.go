@@ -1,7 +1,9 @@
 // Package atomicfile replaces files so that a reader, or a process that is
 // killed mid-write, sees either the old contents or the new ones, never a
 // mix: the data goes to a temporary file in the same directory, which is
-// synced, renamed over the target, and the directory synced.
+// synced, renamed over the target, and the directory synced. The card
+// images (vcard), the ESC configuration and trust bundle (esc) and the test
+// TPS's token database and server certificate (tpssim) are written with it.
 package atomicfile
 
 import (
