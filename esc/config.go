@@ -84,6 +84,10 @@ type Config struct {
 	// mu guards Cards: a GUI phones home and lists cards while operations
 	// and the card watcher read the cache.
 	mu sync.Mutex
+	// saveMu serialises Save from snapshot to rename, so that concurrent
+	// saves land in the order of their snapshots and the file ends with
+	// the newest one, not an older snapshot renamed last.
+	saveMu sync.Mutex
 }
 
 // CardCache is what phone home told about one card.
@@ -176,6 +180,8 @@ func (c *Config) Save() error {
 	if c.path == "" {
 		return errors.New("esc: configuration has no file")
 	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	b, err := json.MarshalIndent(c, "", "  ")
 	c.mu.Unlock()
