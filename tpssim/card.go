@@ -290,6 +290,19 @@ type channel struct {
 	info *cardInfo
 }
 
+// appletChannel selects the CoolKey applet and opens a secure channel to it,
+// detecting the protocol first when that has not been done (it selects the
+// card manager, so it cannot come between the selection and the channel).
+func (s *session) appletChannel(info *cardInfo) (*channel, error) {
+	if err := s.detectProtocol(info); err != nil {
+		return nil, err
+	}
+	if _, err := s.transmit(selectAID(aidCoolKey)); err != nil {
+		return nil, err
+	}
+	return s.openChannel(info)
+}
+
 // openChannel runs INITIALIZE UPDATE and EXTERNAL AUTHENTICATE with the
 // currently selected application (card manager, or the applet, which
 // hands them to its security domain).

@@ -83,13 +83,7 @@ func (s *session) enroll(phoneHome string) error {
 		return fail(tps.StatusErrUpgradeApplet, "the card has no CoolKey applet")
 	}
 
-	if err := s.detectProtocol(info); err != nil {
-		return err
-	}
-	if _, err := s.transmit(selectAID(aidCoolKey)); err != nil {
-		return err
-	}
-	ch, err := s.openChannel(info)
+	ch, err := s.appletChannel(info)
 	if err != nil {
 		return err
 	}

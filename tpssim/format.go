@@ -71,10 +71,7 @@ func (s *session) format(phoneHome string) error {
 	}
 	// checkAndUpgradeSymKeys with key changeover disabled: the TPS opens
 	// one more channel to prove the card's keys.
-	if _, err := s.transmit(selectAID(aidCoolKey)); err != nil {
-		return err
-	}
-	ch, err := s.openChannel(info)
+	ch, err := s.appletChannel(info)
 	if err != nil {
 		return err
 	}
@@ -229,10 +226,7 @@ func (s *session) writeIssuerInfo(info *cardInfo, phoneHome string) error {
 	if len(phoneHome) >= cardedge.IssuerInfoSize {
 		return fail(tps.StatusErrMisconfiguration, "phone-home URL longer than %d bytes", cardedge.IssuerInfoSize-1)
 	}
-	if _, err := s.transmit(selectAID(aidCoolKey)); err != nil {
-		return err
-	}
-	ch, err := s.openChannel(info)
+	ch, err := s.appletChannel(info)
 	if err != nil {
 		return err
 	}
