@@ -286,24 +286,25 @@ func (l *library) logout(h SessionHandle) error {
 	})
 }
 
-func (l *library) initPIN(h SessionHandle, pin []byte) error {
+// withCapability runs f on session h with its backend session as the
+// optional capability T, or fails with missing when the backend session
+// does not have it.
+func withCapability[T any](l *library, h SessionHandle, missing error, f func(T) error) error {
 	return l.withSession(h, func(in *instance, s *session) error {
-		pm, ok := s.be.(PINManager)
+		c, ok := s.be.(T)
 		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
+			return missing
 		}
-		return pm.InitPIN(pin)
+		return f(c)
 	})
 }
 
+func (l *library) initPIN(h SessionHandle, pin []byte) error {
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, func(pm PINManager) error { return pm.InitPIN(pin) })
+}
+
 func (l *library) setPIN(h SessionHandle, oldPIN, newPIN []byte) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		pm, ok := s.be.(PINManager)
-		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
-		}
-		return pm.SetPIN(oldPIN, newPIN)
-	})
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, func(pm PINManager) error { return pm.SetPIN(oldPIN, newPIN) })
 }
 
 // sessionOnly checks the session and then fails with rv: for functions
@@ -315,13 +316,7 @@ func (l *library) sessionOnly(h SessionHandle, rv Error) error {
 // ---- objects ----
 
 func (l *library) objectManager(h SessionHandle, f func(ObjectManager) error) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		om, ok := s.be.(ObjectManager)
-		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
-		}
-		return f(om)
-	})
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, f)
 }
 
 func (l *library) getAttributeValue(h SessionHandle, obj ObjectHandle, types []AttributeType, slots []attrSlot) error {
@@ -592,41 +587,17 @@ func (l *library) wrapKey(h SessionHandle, mech Mechanism, wrappingKey, key Obje
 }
 
 func (l *library) keyWrapper(h SessionHandle, f func(KeyWrapper) error) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		kw, ok := s.be.(KeyWrapper)
-		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
-		}
-		return f(kw)
-	})
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, f)
 }
 
 func (l *library) keyGenerator(h SessionHandle, f func(KeyGenerator) error) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		kg, ok := s.be.(KeyGenerator)
-		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
-		}
-		return f(kg)
-	})
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, f)
 }
 
 func (l *library) keyDeriver(h SessionHandle, f func(KeyDeriver) error) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		kd, ok := s.be.(KeyDeriver)
-		if !ok {
-			return CKR_FUNCTION_NOT_SUPPORTED
-		}
-		return f(kd)
-	})
+	return withCapability(l, h, CKR_FUNCTION_NOT_SUPPORTED, f)
 }
 
 func (l *library) randomSource(h SessionHandle, f func(RandomSource) error) error {
-	return l.withSession(h, func(in *instance, s *session) error {
-		rs, ok := s.be.(RandomSource)
-		if !ok {
-			return CKR_RANDOM_NO_RNG
-		}
-		return f(rs)
-	})
+	return withCapability(l, h, CKR_RANDOM_NO_RNG, f)
 }
