@@ -174,17 +174,7 @@ func runSimCardServe(env *cliEnv, args []string) error {
 	logf := func(format string, a ...any) { fmt.Fprintf(env.Stderr, "coolkey sim card serve: "+format+"\n", a...) }
 	opts := serve.Options{Logf: logf}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil {
-				errs <- err
-			}
-		}()
-	}
+	servers := newServerGroup()
 	if *listen != "" {
 		ln, err := net.Listen("tcp", *listen)
 		if err != nil {
@@ -192,30 +182,73 @@ func runSimCardServe(env *cliEnv, args []string) error {
 		}
 		where := "socket " + ln.Addr().String()
 		announce(out, slot, where)
-		run(func() error { return serve.Listen(ctx, slot, ln, opts) })
-		run(func() error { watchSlot(ctx, slot, out, where); return nil })
+		servers.run(func() error { return serve.Listen(ctx, slot, ln, opts) })
+		servers.run(func() error { watchSlot(ctx, slot, out, where); return nil })
 	}
 	if *vpcdAddr != "" {
 		o := opts
 		where := "vpcd " + *vpcdAddr
 		o.Connected = func(string) { out.printf("card inserted: %s (%s)", *image, where) }
 		o.Disconnected = func(string) { out.printf("card removed: %s (%s)", *image, where) }
-		run(func() error { return serve.VPCD(ctx, slot, *vpcdAddr, o) })
+		servers.run(func() error { return serve.VPCD(ctx, slot, *vpcdAddr, o) })
 	}
 	if *control != "" {
 		os.Remove(*control) // a stale socket from a killed server
 		ln, err := net.Listen("unix", *control)
 		if err != nil {
 			stop()
-			wg.Wait()
+			servers.wg.Wait()
 			return err
 		}
 		defer os.Remove(*control)
-		run(func() error { return serveControl(ctx, slot, ln) })
+		servers.run(func() error { return serveControl(ctx, slot, ln) })
 	}
+	stopToggling := toggleOnSIGUSR1(ctx, slot)
+	defer stopToggling()
+	return servers.wait(ctx, stop)
+}
+
+// serverGroup runs the goroutines that serve a card until the first of
+// them fails or the command is stopped.
+type serverGroup struct {
+	wg    sync.WaitGroup
+	first chan error // holds the first failure; later ones are dropped
+}
+
+func newServerGroup() *serverGroup { return &serverGroup{first: make(chan error, 1)} }
+
+func (g *serverGroup) run(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			select {
+			case g.first <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// wait blocks until ctx ends or a server fails, in which case it calls
+// stop (which must end ctx); it returns once every server has returned,
+// with the failure if there was one.
+func (g *serverGroup) wait(ctx context.Context, stop func()) error {
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-g.first:
+		stop()
+	}
+	g.wg.Wait()
+	return first
+}
+
+// toggleOnSIGUSR1 removes or re-inserts the card on every SIGUSR1 until ctx
+// ends. The returned function stops listening for the signal.
+func toggleOnSIGUSR1(ctx context.Context, slot *vcard.Slot) func() {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
 	go func() {
 		for {
 			select {
@@ -226,15 +259,7 @@ func runSimCardServe(env *cliEnv, args []string) error {
 			}
 		}
 	}()
-
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-		stop()
-	}
-	wg.Wait()
-	return first
+	return func() { signal.Stop(usr1) }
 }
 
 // announce prints the insertion line for a socket-served card.

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/coolkey-go/coolkey-go/vcard"
@@ -95,17 +94,7 @@ func runSimCardHostile(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil {
-				errs <- err
-			}
-		}()
-	}
+	servers := newServerGroup()
 	if *listen != "" {
 		hostLn, err := net.Listen("tcp", *listen)
 		if err != nil {
@@ -114,40 +103,22 @@ func runSimCardHostile(env *cliEnv, args []string) error {
 		}
 		where := "socket " + hostLn.Addr().String()
 		announce(out, slot, where)
-		run(func() error { return serve.Listen(ctx, slot, cardLn, serve.Options{}) })
-		run(func() error { return proxy.ServeHosts(ctx, hostLn, cardLn.Addr().String()) })
-		run(func() error { watchSlot(ctx, slot, out, where); return nil })
+		servers.run(func() error { return serve.Listen(ctx, slot, cardLn, serve.Options{}) })
+		servers.run(func() error { return proxy.ServeHosts(ctx, hostLn, cardLn.Addr().String()) })
+		servers.run(func() error { watchSlot(ctx, slot, out, where); return nil })
 	} else {
 		where := "vpcd " + *vpcdAddr
-		run(func() error { return proxy.ServeCard(ctx, cardLn, *vpcdAddr) })
-		run(func() error {
+		servers.run(func() error { return proxy.ServeCard(ctx, cardLn, *vpcdAddr) })
+		servers.run(func() error {
 			return serve.VPCD(ctx, slot, cardLn.Addr().String(), serve.Options{
 				Connected:    func(string) { out.printf("card inserted: %s (%s)", *image, where) },
 				Disconnected: func(string) { out.printf("card removed: %s (%s)", *image, where) },
 			})
 		})
 	}
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
-	go func() {
-		for {
-			select {
-			case <-usr1:
-				slot.Toggle()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-		stop()
-	}
-	wg.Wait()
-	return first
+	stopToggling := toggleOnSIGUSR1(ctx, slot)
+	defer stopToggling()
+	return servers.wait(ctx, stop)
 }
 
 func z0Names() []string {
