@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -27,13 +28,11 @@ func init() {
 type uiFlags struct {
 	listen     string
 	hideFormat bool
-	cf         clientFlags
+	cf         clientFlags // only the CA files
 }
 
-func (f *uiFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-}) {
+func (f *uiFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.cf.cas, "ca", "also trust the CA certificates in `FILE` (PEM) for this run; repeatable")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "listen on loopback `ADDR` (127.0.0.1:PORT, [::1]:PORT or localhost:PORT; port 0 picks one)")
 	fs.BoolVar(&f.hideFormat, "hide-format", false, "hide and refuse Format (also: \"hideFormat\": true in the configuration)")
 }
@@ -74,7 +73,6 @@ func runUI(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "ui")
 	var f uiFlags
 	f.register(fs)
-	fs.Var(&f.cf.cas, "ca", "also trust the CA certificates in `FILE` (PEM) for this run; repeatable")
 	open := fs.Bool("open", false, "open the page in the desktop's browser (xdg-open)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.Stderr, "usage: coolkey ui [--listen 127.0.0.1:PORT] [--open] [--hide-format]")

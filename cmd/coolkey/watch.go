@@ -23,7 +23,6 @@ func runWatch(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "watch")
 	var f uiFlags
 	f.register(fs)
-	fs.Var(&f.cf.cas, "ca", "also trust the CA certificates in `FILE` (PEM) for this run; repeatable")
 	open := fs.Bool("open", false, "serve the Smart Card Manager (see --listen) and open its enrollment page in the browser for a card that is ready to enroll (its main page for one that needs attention)")
 	browse := fs.Bool("browse-enrolled", false, "open the issuer's EnrolledTokenBrowserURL (from phone home) when an enrolled card is inserted")
 	noNotify := fs.Bool("no-notify", false, "no desktop notifications (log lines only)")
