@@ -327,25 +327,38 @@ func TestPhoneHomeAndTrustAPI(t *testing.T) {
 func TestConcurrentStartsOneWins(t *testing.T) {
 	w := newWorld(t, "")
 	u := startUI(t, w.client, Options{})
-	codes := make(chan int, 4)
+	ev := u.events()
+	type answer struct {
+		code int
+		id   int
+	}
+	answers := make(chan answer, 4)
 	for range 4 {
 		go func() {
-			resp := u.request(http.MethodPost, "/api/ops", map[string]string{"op": "enroll", "reader": readerName}, nil)
-			resp.Body.Close()
-			codes <- resp.StatusCode
+			var r startedOp
+			code := u.call(http.MethodPost, "/api/ops", map[string]string{"op": "enroll", "reader": readerName}, &r)
+			answers <- answer{code, r.ID}
 		}()
 	}
 	accepted := 0
+	winner := 0
 	for range 4 {
-		switch c := <-codes; c {
+		switch a := <-answers; a.code {
 		case http.StatusAccepted:
 			accepted++
+			winner = a.id
 		case http.StatusConflict:
 		default:
-			t.Errorf("status %d", c)
+			t.Errorf("status %d", a.code)
 		}
 	}
 	if accepted != 1 {
-		t.Errorf("%d operations started", accepted)
+		t.Fatalf("%d operations started", accepted)
 	}
+	// End the winner before the test's directories go: a running enroll
+	// would still be writing into them.
+	if code := u.call(http.MethodPost, fmt.Sprintf("/api/ops/%d/cancel", winner), struct{}{}, nil); code != http.StatusNoContent {
+		t.Fatalf("cancel: %d", code)
+	}
+	ev.waitOp(t, "cancelled", func(v opView) bool { return v.ID == winner && v.State == stateDone })
 }
