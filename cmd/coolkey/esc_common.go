@@ -267,12 +267,3 @@ func confirm(env *cliEnv, yes bool, question string) error {
 	}
 	return exitError{esc.ExitCancelled, errors.New("cancelled")}
 }
-
-// parseFlags parses and turns a bad flag into a usage error (exit 2).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return usageError{err.Error()}
-}

@@ -147,3 +147,12 @@ func newFlagSet(env *cliEnv, path string) *flag.FlagSet {
 	fs.SetOutput(env.Stderr)
 	return fs
 }
+
+// parseFlags parses and turns a bad flag into a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err.Error()}
+}

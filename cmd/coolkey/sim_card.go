@@ -60,7 +60,7 @@ func runSimCardNew(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: coolkey sim card new --image FILE --state blank|formatted|enrolled [--user NAME] [--pin PIN] [--keys rsa2048,rsa2048] [--no-pin] [--ca-dir DIR]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -142,7 +142,7 @@ func runSimCardServe(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr, "Hold the vpcd lock while serving there: flock /tmp/coolkey-go-vpcd.lock coolkey sim card serve ...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -350,7 +350,7 @@ func runSimCardCtl(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: coolkey sim card ctl --control PATH insert|remove|toggle|status")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *control == "" || fs.NArg() != 1 {

@@ -38,7 +38,7 @@ func runSimCardHostile(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.Stderr)
 		fmt.Fprintln(env.Stderr, hostile.SpecHelp)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

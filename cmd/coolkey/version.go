@@ -13,6 +13,9 @@ func init() {
 		Path:    []string{"version"},
 		Summary: "print the version",
 		Run: func(env *cliEnv, args []string) error {
+			if err := parseFlags(newFlagSet(env, "version"), args); err != nil {
+				return err
+			}
 			rev := ""
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {
