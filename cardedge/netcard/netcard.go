@@ -154,21 +154,44 @@ func (t *Transport) BeginTransaction() error {
 		return t.connError(err)
 	}
 	t.inTx = true
+	if err := t.judge(st); err != nil {
+		if endErr := t.EndTransaction(); endErr != nil {
+			return endErr
+		}
+		return err
+	}
+	return nil
+}
+
+// CheckCard asks the server, without an APDU, whether the card is still the
+// one this transport last saw, as BeginTransaction does: ErrNoCard when it
+// is out, ErrCardReset (ATR refreshed; the transport stays usable) when it
+// was reset, re-powered or replaced since. A host that keeps a transaction
+// open across operations calls it before reusing the transaction: the
+// server ends every transaction when the card is removed, without telling
+// the holder, and a card put back is a fresh card. It does not end the
+// transaction.
+func (t *Transport) CheckCard() error {
+	st, err := t.state()
+	if err != nil {
+		return err
+	}
+	return t.judge(st)
+}
+
+// judge compares the card state with what the transport last saw.
+func (t *Transport) judge(st framing.State) error {
 	switch {
 	case !st.Present:
-		err = cardedge.ErrNoCard
+		return cardedge.ErrNoCard
 	case st.Counter != t.counter:
 		t.counter = st.Counter
-		if err = t.refreshATR(); err == nil {
-			err = cardedge.ErrCardReset
+		if err := t.refreshATR(); err != nil {
+			return err
 		}
-	default:
-		return nil
+		return cardedge.ErrCardReset
 	}
-	if endErr := t.EndTransaction(); endErr != nil {
-		return endErr
-	}
-	return err
+	return nil
 }
 
 // EndTransaction releases exclusive access.
