@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
 	"github.com/coolkey-go/coolkey-go/cardedge/netcard"
@@ -55,6 +56,9 @@ type Backend struct {
 
 	cache      *objectCache
 	noAppletOK bool
+	// hold says how long slots keep their card transactions open after
+	// an operation (hold.go).
+	hold holdPolicy
 }
 
 // config says where readers come from; NewBackend fills it from the
@@ -69,6 +73,9 @@ type config struct {
 	fixedSrc cardedge.ReaderSource
 	// cacheDir is the object cache directory; "" for none.
 	cacheDir string
+	// holdIdle is how long a card transaction stays open after an
+	// operation; 0 (tests' default) closes it at once.
+	holdIdle time.Duration
 	// fromEnv makes Initialize read the environment.
 	fromEnv bool
 }
@@ -103,6 +110,12 @@ func configFromEnv(log *slog.Logger) config {
 	if len(eps) > 0 {
 		cfg.fixedSrc = netcard.NewSource(eps...)
 	}
+	hold, err := parseHoldIdle(p11.Getenv(HoldEnv))
+	if err != nil {
+		log.Warn("ignoring "+HoldEnv, "err", err, "default", defaultHoldIdle)
+		hold = defaultHoldIdle
+	}
+	cfg.holdIdle = hold
 	if v := strings.ToLower(strings.TrimSpace(p11.Getenv(CacheEnv))); v != "off" && v != "0" && v != "no" {
 		dir, err := defaultCacheDir()
 		if err != nil {
@@ -125,6 +138,7 @@ func (b *Backend) Initialize(opts p11.InitOptions) error {
 		b.cfg = configFromEnv(b.log)
 	}
 	b.noAppletOK = parseNoAppletOK(opts.LibraryParameters)
+	b.hold = newHoldPolicy(b.cfg.holdIdle)
 	b.byName = map[string]*slot{}
 	b.events = cardedge.NewEventLatch()
 	if b.cfg.cacheDir != "" {
@@ -184,7 +198,8 @@ func (b *Backend) Initialize(opts p11.InitOptions) error {
 			b.watch(w.m, w.src)
 		}()
 	}
-	b.log.Info("coolkey backend initialized", "slots", len(b.slots), "cache", b.cache != nil, "noAppletOK", b.noAppletOK)
+	b.log.Info("coolkey backend initialized", "slots", len(b.slots), "cache", b.cache != nil, "noAppletOK", b.noAppletOK,
+		"hold", b.hold.idle)
 	return nil
 }
 
@@ -444,8 +459,16 @@ func (b *Backend) OpenSession(id p11.SlotID, rw bool) (p11.Session, error) {
 	return &session{tok: tok, rw: rw}, nil
 }
 
-// WaitForSlotEvent blocks until a slot event is pending.
+// WaitForSlotEvent blocks until a slot event is pending. Card transactions
+// held since the last operations are released first: an application that
+// waits for events is done with the cards for now.
 func (b *Backend) WaitForSlotEvent(ctx context.Context) (p11.SlotID, error) {
+	b.mu.Lock()
+	slots := append([]*slot(nil), b.slots...)
+	b.mu.Unlock()
+	for _, s := range slots {
+		s.releaseIdle()
+	}
 	for {
 		e, err := b.events.Wait(ctx)
 		if err != nil {

@@ -28,6 +28,17 @@
 // returns the bare point. Points stored bare on the card (as the TPS writes
 // them) are accepted and re-encoded.
 //
+// Operations come in bursts (C_Login, C_Sign, C_Finalize within a few
+// milliseconds), so a slot keeps its card transaction open for a short idle
+// time after an operation that left the CoolKey applet selected, and the
+// next operation skips the SELECT every new transaction needs: a whole
+// `pkcs11-tool --login --sign` run with an RSA-2048 key is then 10 APDUs.
+// The transaction is released when the idle time passes, on any error that
+// is not the applet's own status word, on a card event, before
+// C_WaitForSlotEvent blocks and at C_Finalize; under continuous use it is
+// given up after at most 100 ms (four idle times if longer) for twice as
+// long, so that other processes waiting for the card get their turn.
+//
 // APDUs are counted (APDUCount; COOLKEY_APDU_COUNT_FILE for other
 // processes) and, at pkcs11mod.LevelTrace, logged with PINs, nonces,
 // decrypted data and secrets masked.
@@ -39,6 +50,9 @@
 //	COOLKEY_CACHE=off           no object cache
 //	XDG_CACHE_HOME              where the object cache lives (…/coolkey-go)
 //	COOLKEY_APDU_COUNT_FILE     file that receives the process's APDU count
+//	COOLKEY_HOLD=DURATION       how long the card transaction stays open after an
+//	                            operation: "25ms" (the default), a number of
+//	                            milliseconds, at most 1s; 0 or off: released at once
 //
 // The library parameter noAppletOK=yes (what the ESC passes) makes cards
 // without the CoolKey applet appear as tokens with firmware version 0.0.

@@ -24,6 +24,9 @@ type rig struct {
 	slots  []*vcard.Slot
 	cache  string
 	logBuf *syncBuffer
+	// hold is the backend's transaction hold (0: released after every
+	// operation, which the APDU counts of most tests assume).
+	hold time.Duration
 }
 
 type syncBuffer struct {
@@ -57,7 +60,14 @@ func buildToken(t testing.TB, spec testtoken.Spec) *testtoken.Token {
 // object cache in a temporary directory (cacheDir "" makes one).
 func newRig(t *testing.T, cacheDir string, toks ...*testtoken.Token) *rig {
 	t.Helper()
-	r := &rig{t: t, src: testtoken.NewSource(), toks: toks, logBuf: &syncBuffer{}}
+	return newHoldRig(t, 0, cacheDir, toks...)
+}
+
+// newHoldRig is newRig with card transactions held for hold after each
+// operation.
+func newHoldRig(t *testing.T, hold time.Duration, cacheDir string, toks ...*testtoken.Token) *rig {
+	t.Helper()
+	r := &rig{t: t, src: testtoken.NewSource(), toks: toks, logBuf: &syncBuffer{}, hold: hold}
 	for i, tok := range toks {
 		card, err := tok.NewCard()
 		if err != nil {
@@ -77,7 +87,7 @@ func newRig(t *testing.T, cacheDir string, toks ...*testtoken.Token) *rig {
 
 func (r *rig) start() {
 	r.t.Helper()
-	r.b = newBackend(config{dynamic: r.src, cacheDir: r.cache})
+	r.b = newBackend(config{dynamic: r.src, cacheDir: r.cache, holdIdle: r.hold})
 	level := slog.LevelDebug
 	if os.Getenv("COOLKEY_TEST_TRACE") != "" {
 		level = p11.LevelTrace

@@ -31,6 +31,14 @@ type slot struct {
 	// mu serialises card I/O on this reader and guards what follows.
 	mu   sync.Mutex
 	card *cardedge.Card
+	// conn is card's transport, whose transaction may be held between
+	// operations (hold.go); idle is the timer that releases it, idleGen
+	// the generation that voids a timer already fired.
+	conn    *heldTransport
+	idle    *time.Timer
+	idleGen uint64
+	// noHoldUntil: after a hold reached its maximum, none until then.
+	noHoldUntil time.Time
 	// attempted is set once the card now in the reader has been read
 	// (successfully or not, e.g. no CoolKey applet), so that reader
 	// listings do not read it again; an insertion clears it.
@@ -93,14 +101,16 @@ func (s *slot) connectLocked() error {
 	if err != nil {
 		return err
 	}
-	s.card = cardedge.NewCard(newTracedTransport(t, s.b.log, s.name))
+	s.conn = newHeldTransport(newTracedTransport(t, s.b.log, s.name), t)
+	s.card = cardedge.NewCard(s.conn)
 	return nil
 }
 
 func (s *slot) dropConnLocked() {
+	s.releaseLocked()
 	if s.card != nil {
-		s.card.Transport().Close()
-		s.card = nil
+		s.conn.Close()
+		s.card, s.conn = nil, nil
 	}
 }
 
@@ -119,6 +129,7 @@ func (s *slot) readLocked() (*token, error) {
 		fromCache bool
 		v0        bool
 	)
+	s.beginOpLocked()
 	err := s.card.Transact(func() error {
 		var err error
 		if id, err = s.card.Identify(cardedge.IdentifyOptions{}); err != nil {
@@ -127,6 +138,8 @@ func (s *slot) readLocked() (*token, error) {
 		if !id.AppletPresent {
 			return nil
 		}
+		// Identify leaves the applet selected.
+		s.conn.selected = true
 		if h := id.CombinedHeader; h != nil {
 			key := cacheKey{CUID: h.CUID, ObjectVersion: h.ObjectVersion, Prefix: id.CombinedPrefix}
 			if c, ok := s.b.cache.get(key); ok {
@@ -142,6 +155,7 @@ func (s *slot) readLocked() (*token, error) {
 		contents, err = readSeparate(s.card, s.log())
 		return err
 	})
+	s.endOpLocked(err)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +347,8 @@ func (s *slot) cardReset() {
 // all; if not, tok is invalidated and the new card read. It reports whether
 // tok survived.
 func (s *slot) revalidateLocked(tok *token) bool {
+	// The applet is no longer selected: a held transaction is of no use.
+	s.releaseLocked()
 	if s.card != nil {
 		s.card.ForgetLogin()
 	}
@@ -372,10 +388,12 @@ func (s *slot) revalidateLocked(tok *token) bool {
 	return false
 }
 
-// transact runs fn in a card transaction for token tok, after SELECT: one
-// SELECT per transaction, because another process may have selected another
-// applet since our last one. It keeps tok's login state in step with the
-// card and turns removal and reset into the token's fate:
+// transact runs fn in a card transaction for token tok, with the CoolKey
+// applet selected: SELECT once per transaction, because another process may
+// have selected another applet since our last one, and none when the
+// transaction was held since an operation that left the applet selected
+// (hold.go). It keeps tok's login state in step with the card and turns
+// removal and reset into the token's fate:
 //
 //   - the card is gone: tok is invalidated, CKR_DEVICE_REMOVED;
 //   - the card was reset before anything was sent: if it still holds tok,
@@ -386,7 +404,9 @@ func (s *slot) revalidateLocked(tok *token) bool {
 // With optimistic set, fn first runs without SELECT, and SELECT and a
 // second run follow only if the card answers with a status word that is
 // not the applet's own (so another applet is selected). For harmless
-// commands only (GET RANDOM, LOGOUT).
+// commands only (GET RANDOM, LOGOUT). Other commands (a PIN, a signature)
+// never go to the card unless the applet is known to be selected (by a
+// SELECT in this transaction or in the held one), and never twice.
 func (s *slot) transact(tok *token, optimistic bool, fn func(c *cardedge.Card) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -399,26 +419,47 @@ func (s *slot) transact(tok *token, optimistic bool, fn func(c *cardedge.Card) e
 			return cardError("connect", err)
 		}
 		started := false
-		c := s.card
+		c, h := s.card, s.conn
+		s.beginOpLocked()
 		err := c.Transact(func() error {
 			started = true
-			if optimistic {
+			if held := h.selected; held || optimistic {
+				loggedIn := c.LoggedIn()
 				err := fn(c)
 				if !otherApplet(err) {
 					return err
 				}
+				if !optimistic {
+					// Never run again: the command may have carried
+					// a PIN, and an answer that is not the applet's
+					// does not prove it went nowhere.
+					if held && loggedIn && errors.Is(err, cardedge.ErrCLANotSupported) {
+						// The applet was selected in this held
+						// transaction and now nothing answers CLA
+						// B0: the card lost its state behind the
+						// reader's back (a glitch nobody reported),
+						// and the login with it. Say so, as the
+						// card would have after a SELECT (9C06).
+						return &opError{what: "card lost its state", rv: p11.CKR_USER_NOT_LOGGED_IN, err: err}
+					}
+					return err
+				}
+				h.selected = false
 			}
 			if err := c.SelectApplet(); err != nil {
 				return err
 			}
+			h.selected = true
 			return fn(c)
 		})
+		s.endOpLocked(err)
 		if errors.Is(err, cardedge.ErrUnauthorized) || errors.Is(err, cardedge.ErrCLANotSupported) {
 			// 9C06: the card no longer counts us as logged in (another
 			// process entered a wrong PIN, or logged out its last login).
-			// 6E00 after our SELECT in this transaction: the applet is
-			// not selected any more, so the card was reset without the
-			// reader saying so; its login is gone too.
+			// 6E00 with the applet selected in this transaction (by our
+			// SELECT, or held since): the applet is not selected any
+			// more, so the card was reset without the reader saying so;
+			// its login is gone too.
 			c.ForgetLogin()
 		}
 		tok.loggedIn.Store(c.LoggedIn())
