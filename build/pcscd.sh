@@ -41,10 +41,27 @@ start)
   rm -f /run/pcscd/pcscd.comm
   # Foreground mode under setsid keeps pcscd's log in our file and lets us
   # know its pid for sure.
-  setsid pcscd --foreground --error </dev/null >"$LOG" 2>&1 &
-  echo $! >"$MARKER"
-  wait_for_socket
-  echo "pcscd.sh: started pcscd (pid $(cat "$MARKER"))"
+  # vpcd binds its ports without SO_REUSEADDR, so right after an earlier
+  # pcscd's connections closed (TIME_WAIT, up to a minute) its bind fails and
+  # pcscd runs with no virtual reader at all. Detect that and try again.
+  for attempt in $(seq 1 10); do
+    setsid pcscd --foreground --error </dev/null >"$LOG" 2>&1 &
+    echo $! >"$MARKER"
+    wait_for_socket
+    sleep 0.3
+    if ! grep -q "Could not initialize connection to virtual ICC" "$LOG"; then
+      echo "pcscd.sh: started pcscd (pid $(cat "$MARKER"))"
+      exit 0
+    fi
+    echo "pcscd.sh: vpcd could not bind its port (attempt $attempt); retrying in 10 s" >&2
+    pid=$(cat "$MARKER")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f /run/pcscd/pcscd.comm
+    sleep 10
+  done
+  echo "pcscd.sh: vpcd never got its ports; see $LOG" >&2
+  exit 1
   ;;
 stop)
   if [ -f "$MARKER" ]; then
