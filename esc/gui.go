@@ -158,7 +158,7 @@ func (m *Manager) Start(op tps.Op, reader, tpsURL, tokenType string, cb Callback
 					return err
 				}
 			}
-			return m.c.Run(ctx, OpRequest{Op: op, Reader: r, TPSURL: u, TokenType: m.tokenType(op, tokenType, info), Prompter: callbackPrompter{cb}, Progress: cb.Progress})
+			return m.c.Run(ctx, OpRequest{Op: op, Reader: r, CUID: info.CUID, TPSURL: u, TokenType: m.tokenType(op, tokenType, info), Prompter: callbackPrompter{cb}, Progress: cb.Progress})
 		}()
 		mo.result = resultOf(err)
 		if cb.Done != nil {

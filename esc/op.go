@@ -46,6 +46,10 @@ type OpRequest struct {
 	Op     tps.Op
 	Reader string
 	TPSURL string
+	// CUID is the card's CUID when the caller has just read the card
+	// (Client.Card); Run then does not identify it again. It is used only
+	// for the log and the BUSY marker.
+	CUID string
 	// TokenType is BEGIN_OP's tokenType (default userKey).
 	TokenType string
 	Prompter  Prompter
@@ -94,9 +98,12 @@ func (c *Client) Run(ctx context.Context, req OpRequest) (err error) {
 		return newErr(KindCard, tps.StatusErrCannotPerformOperation, err, "connecting to the card in %q", req.Reader)
 	}
 	defer t.Close()
-	// Before taking the card: identification brackets its own
-	// transaction.
-	cuid := cardCUID(t)
+	cuid := req.CUID
+	if cuid == "" {
+		// Before taking the card: identification brackets its own
+		// transaction.
+		cuid = cardCUID(t)
+	}
 	if err := beginTransaction(t); err != nil {
 		return newErr(KindCard, tps.StatusErrCannotPerformOperation, err, "taking the card")
 	}

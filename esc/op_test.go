@@ -322,3 +322,29 @@ func cardForStatus() []cardtest.Step {
 		{Cmd: "80CA9F7F2D", Resp: strings.ToUpper(hexs(cplc.Encode())) + "9000"},
 	}
 }
+
+// A caller that has just read the card passes its CUID: the operation's
+// first APDU is then the TPS's, in the operation's only transaction.
+func TestRunWithKnownCUIDSkipsIdentification(t *testing.T) {
+	tr := cardtest.New(t, cardtest.Step{Cmd: "80CA9F7F2D", Resp: "6A88"})
+	srv := scriptedTPS(t, false, func(t *testing.T, r *tps.MessageReader, w *tps.ChunkWriter) {
+		mustRead(t, r) // BEGIN_OP
+		mustWrite(t, w, tps.TokenPDURequest{APDU: []byte{0x80, 0xCA, 0x9F, 0x7F, 0x2D}})
+		if m, ok := mustRead(t, r).(tps.TokenPDUResponse); !ok || hexs(m.Response) != "6A88" {
+			t.Errorf("relayed response %v", m)
+		}
+		mustWrite(t, w, tps.EndOp{Op: tps.OpFormat})
+	})
+	c := opClient(t, tr)
+	err := c.Run(context.Background(), OpRequest{
+		Op: tps.OpFormat, Reader: "Reader 0", CUID: "4090614527c6240b192d",
+		TPSURL: srv.URL + "/tps/tps", Prompter: &fixedPrompter{},
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	tr.Done()
+	if tr.Begins != 1 || tr.Ends != 1 {
+		t.Errorf("transactions begun %d ended %d; want 1, 1", tr.Begins, tr.Ends)
+	}
+}

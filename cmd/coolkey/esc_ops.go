@@ -130,6 +130,7 @@ func runOperation(env *cliEnv, name string, op tps.Op, args []string) error {
 	err = c.Run(ctx, esc.OpRequest{
 		Op:             op,
 		Reader:         reader,
+		CUID:           card.CUID,
 		TPSURL:         tpsURL,
 		TokenType:      tt,
 		Prompter:       newPrompter(env, bar, *uid, password, newPIN),
