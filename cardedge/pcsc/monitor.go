@@ -69,6 +69,10 @@ func (m *monitor) Close() error {
 	}
 	m.closing = true
 	m.mu.Unlock()
+	// A cancel that comes while the goroutine is between two calls is
+	// lost; it is there for microseconds, so retry soon, then less often
+	// (Close right after the monitor started took a whole 50 ms retry).
+	retry := time.Millisecond
 	for {
 		m.mu.Lock()
 		if m.ctx != nil {
@@ -79,8 +83,9 @@ func (m *monitor) Close() error {
 		case <-m.done:
 			m.latch.Close()
 			return nil
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(retry):
 		}
+		retry = min(2*retry, 50*time.Millisecond)
 	}
 }
 
@@ -140,6 +145,9 @@ func (m *monitor) run() {
 			states = append(states, scard.ReaderState{Reader: n, CurrentState: known[n].flags})
 		}
 		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
+		if m.isClosing() {
+			break
+		}
 		err = ctx.GetStatusChange(states, statusTimeout)
 		switch {
 		case err == nil:
