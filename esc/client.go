@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
+	"github.com/coolkey-go/coolkey-go/internal/dn"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -198,8 +199,8 @@ func readCard(card *cardedge.Card, info *CardInfo) error {
 		}
 		ci := CertInfo{
 			ID:        r.ID.String(),
-			Subject:   cert.Subject.String(),
-			Issuer:    cert.Issuer.String(),
+			Subject:   dn.Subject(cert),
+			Issuer:    dn.Issuer(cert),
 			Serial:    hex.EncodeToString(cert.SerialNumber.Bytes()),
 			NotBefore: cert.NotBefore.UTC(),
 			NotAfter:  cert.NotAfter.UTC(),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
 	"github.com/coolkey-go/coolkey-go/gp"
+	"github.com/coolkey-go/coolkey-go/internal/dn"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -385,7 +386,7 @@ func certRecord(c *x509.Certificate, keyType string) CertRecord {
 	return CertRecord{
 		Serial:    hex.EncodeToString(c.SerialNumber.Bytes()),
 		KeyType:   keyType,
-		Subject:   c.Subject.String(),
+		Subject:   dn.Subject(c),
 		NotBefore: c.NotBefore,
 		NotAfter:  c.NotAfter,
 		DER:       c.Raw,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coolkey-go/coolkey-go/esc"
+	"github.com/coolkey-go/coolkey-go/internal/dn"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -418,7 +419,7 @@ type trustView struct {
 
 func viewTrust(c *x509.Certificate) trustView {
 	sum := sha256.Sum256(c.Raw)
-	return trustView{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), IsCA: c.IsCA, SHA256: fingerprint(sum[:])}
+	return trustView{Subject: dn.Subject(c), Issuer: dn.Issuer(c), NotAfter: c.NotAfter.UTC(), IsCA: c.IsCA, SHA256: fingerprint(sum[:])}
 }
 
 func (s *Server) getTrust(w http.ResponseWriter, r *http.Request) {

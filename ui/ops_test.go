@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coolkey-go/coolkey-go/internal/dn"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -133,7 +134,7 @@ func TestEnrollThroughTheAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(cert.Raw)
-		if fingerprint(sum[:]) != cv.SHA256 || cert.Subject.String() != cv.Subject {
+		if fingerprint(sum[:]) != cv.SHA256 || dn.Subject(cert) != cv.Subject {
 			t.Errorf("%s: fingerprint %s, subject %s; view %+v", cv.ID, fingerprint(sum[:]), cert.Subject, cv)
 		}
 	}

@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coolkey-go/coolkey-go/cardedge"
 	"github.com/coolkey-go/coolkey-go/esc"
+	"github.com/coolkey-go/coolkey-go/internal/dn"
 	"github.com/coolkey-go/coolkey-go/tps"
 )
 
@@ -331,7 +331,7 @@ func runTrustList(env *cliEnv, args []string) error {
 		return nil
 	}
 	for _, c := range certs {
-		fmt.Fprintf(env.Stdout, "%s  (expires %s)\n", strings.TrimSpace(c.Subject.String()), c.NotAfter.Format(time.DateOnly))
+		fmt.Fprintf(env.Stdout, "%s  (expires %s)\n", dn.Subject(c), c.NotAfter.Format(time.DateOnly))
 	}
 	return nil
 }
