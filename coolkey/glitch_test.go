@@ -1,7 +1,6 @@
 package coolkey
 
 import (
-	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -11,35 +10,26 @@ import (
 	"github.com/coolkey-go/coolkey-go/vcard"
 )
 
-// glitchSource hands out transports that power-cycle the card behind the
-// reader's back (no reset reported) after the command numbered at, counted
-// over all its transports from 1; 0 disarms.
+// glitchSource power-cycles the card behind the reader's back (no reset
+// reported) after the command numbered at, counted over all its transports
+// from 1; 0 disarms.
 type glitchSource struct {
-	*testtoken.Source
+	hookSource
 	slot *vcard.Slot
 	n    atomic.Int64
 	at   atomic.Int64
 }
 
-func (g *glitchSource) Connect(name string) (cardedge.Transport, error) {
-	t, err := g.Source.Connect(name)
-	if err != nil {
-		return nil, err
-	}
-	return &glitchTransport{Transport: t, g: g}, nil
-}
-
-type glitchTransport struct {
-	cardedge.Transport
-	g *glitchSource
-}
-
-func (t *glitchTransport) Transmit(cmd []byte) ([]byte, error) {
-	resp, err := t.Transport.Transmit(cmd)
-	if n := t.g.n.Add(1); n == t.g.at.Load() {
-		t.g.slot.Card().PowerOn()
-	}
-	return resp, err
+func newGlitchSource(slot *vcard.Slot) *glitchSource {
+	g := &glitchSource{slot: slot}
+	g.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+		resp, err := next.Transmit(cmd)
+		if n := g.n.Add(1); n == g.at.Load() {
+			g.slot.Card().PowerOn()
+		}
+		return resp, err
+	}}
+	return g
 }
 
 // A card that lost power behind the reader's back answers the card-edge
@@ -54,19 +44,9 @@ func TestGlitchMidOperationLogsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot := vcard.NewSlot(card)
-	src := &glitchSource{Source: testtoken.NewSource(), slot: slot}
+	src := newGlitchSource(slot)
 	src.Attach("Glitch Reader", slot)
-	b := newBackend(config{dynamic: src})
-	if err := b.Initialize(p11.InitOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	b.Slots()
-	ps, err := b.OpenSession(1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := ps.(*session)
+	_, s := sessionOnSource(t, config{dynamic: src})
 	if err := s.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); err != nil {
 		t.Fatal(err)
 	}

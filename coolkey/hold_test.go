@@ -260,32 +260,23 @@ func TestHoldMaximumAndCooldown(t *testing.T) {
 // once armed, as PC/SC reports a pcscd restart or a removal on the first
 // use of a held transaction.
 type failingSource struct {
-	*testtoken.Source
+	hookSource
 	err  error
 	fail bool
 	sent int // APDUs that reached the card
 }
 
-func (f *failingSource) Connect(name string) (cardedge.Transport, error) {
-	t, err := f.Source.Connect(name)
-	if err != nil {
-		return nil, err
-	}
-	return &failingTransport{Transport: t, src: f}, nil
-}
-
-type failingTransport struct {
-	cardedge.Transport
-	src *failingSource
-}
-
-func (t *failingTransport) Transmit(cmd []byte) ([]byte, error) {
-	if t.src.fail {
-		t.src.fail = false
-		return nil, t.src.err
-	}
-	t.src.sent++
-	return t.Transport.Transmit(cmd)
+func newFailingSource(err error) *failingSource {
+	f := &failingSource{err: err}
+	f.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+		if f.fail {
+			f.fail = false
+			return nil, f.err
+		}
+		f.sent++
+		return next.Transmit(cmd)
+	}}
+	return f
 }
 
 // A transport error in a held transaction releases it; the next operation
@@ -298,19 +289,9 @@ func TestHoldReleasedOnTransportError(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot := vcard.NewSlot(card)
-	src := &failingSource{Source: testtoken.NewSource(), err: cardedge.ErrCardReset}
+	src := newFailingSource(cardedge.ErrCardReset)
 	src.Attach("Failing Reader", slot)
-	b := newBackend(config{dynamic: src, holdIdle: forever})
-	if err := b.Initialize(p11.InitOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	b.Slots()
-	ps, err := b.OpenSession(1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := ps.(*session)
+	b, s := sessionOnSource(t, config{dynamic: src, holdIdle: forever})
 	if !b.slots[0].holding() {
 		t.Fatal("no transaction held after reading the card")
 	}
@@ -430,19 +411,9 @@ func TestHoldGlitchBetweenOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot := vcard.NewSlot(card)
-	src := &glitchSource{Source: testtoken.NewSource(), slot: slot}
+	src := newGlitchSource(slot)
 	src.Attach("Glitch Reader", slot)
-	b := newBackend(config{dynamic: src, holdIdle: forever})
-	if err := b.Initialize(p11.InitOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	b.Slots()
-	ps, err := b.OpenSession(1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := ps.(*session)
+	b, s := sessionOnSource(t, config{dynamic: src, holdIdle: forever})
 	if err := s.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); err != nil {
 		t.Fatal(err)
 	}

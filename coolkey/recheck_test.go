@@ -2,7 +2,6 @@ package coolkey
 
 import (
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -16,28 +15,19 @@ import (
 // ErrNoReader once drop is set: the connection broke, the card did not
 // move.
 type dropSource struct {
-	*testtoken.Source
+	hookSource
 	drop atomic.Bool
 }
 
-func (d *dropSource) Connect(name string) (cardedge.Transport, error) {
-	t, err := d.Source.Connect(name)
-	if err != nil {
-		return nil, err
-	}
-	return &dropTransport{Transport: t, d: d}, nil
-}
-
-type dropTransport struct {
-	cardedge.Transport
-	d *dropSource
-}
-
-func (t *dropTransport) Transmit(cmd []byte) ([]byte, error) {
-	if t.d.drop.CompareAndSwap(true, false) {
-		return nil, fmt.Errorf("test: %w: connection reset", cardedge.ErrNoReader)
-	}
-	return t.Transport.Transmit(cmd)
+func newDropSource() *dropSource {
+	d := &dropSource{}
+	d.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+		if d.drop.CompareAndSwap(true, false) {
+			return nil, fmt.Errorf("test: %w: connection reset", cardedge.ErrNoReader)
+		}
+		return next.Transmit(cmd)
+	}}
+	return d
 }
 
 // A connection that fails under an operation while the card stays in the
@@ -50,27 +40,18 @@ func TestConnectionLostCardStays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &dropSource{Source: testtoken.NewSource()}
+	src := newDropSource()
 	src.Attach("Flaky Reader", vcard.NewSlot(card))
-	b := newBackend(config{dynamic: src})
-	if err := b.Initialize(p11.InitOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	b.Slots()
-	ps, err := b.OpenSession(1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, s := sessionOnSource(t, config{dynamic: src})
 	src.drop.Store(true)
-	if err := ps.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); rvOf(err) != p11.CKR_DEVICE_REMOVED {
+	if err := s.Login(p11.CKU_USER, []byte(tok.Spec.PIN)); rvOf(err) != p11.CKR_DEVICE_REMOVED {
 		t.Fatalf("login over a broken connection: %v", err)
 	}
 	eventually(t, "the token to come back without an event", func() bool {
 		info, err := b.SlotInfo(1)
 		return err == nil && info.Flags&p11.CKF_TOKEN_PRESENT != 0
 	})
-	ps, err = b.OpenSession(1, false)
+	ps, err := b.OpenSession(1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
