@@ -119,6 +119,9 @@ type heldTransport struct {
 	// check re-checks the card before a held transaction is reused; nil
 	// when the transport needs no check.
 	check func() error
+	// connected reports whether the connection still reaches the card it
+	// was made to (PC/SC); nil when the transport cannot tell.
+	connected func() error
 	// hold makes EndTransaction leave the transaction open.
 	hold bool
 	// open is whether a transaction is open on the card, since when.
@@ -133,6 +136,9 @@ func newHeldTransport(t cardedge.Transport, raw cardedge.Transport) *heldTranspo
 	h := &heldTransport{Transport: t}
 	if c, ok := raw.(cardChecker); ok {
 		h.check = c.CheckCard
+	}
+	if c, ok := raw.(interface{ Connected() error }); ok {
+		h.connected = c.Connected
 	}
 	return h
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/coolkey-go/coolkey-go/cardedge"
 	"github.com/coolkey-go/coolkey-go/coolkey/internal/testtoken"
 	p11 "github.com/coolkey-go/coolkey-go/pkcs11mod"
+	"github.com/coolkey-go/coolkey-go/vcard"
 )
 
 // hookSource hands out transports whose Transmit goes through hook, so a
@@ -46,4 +47,52 @@ func sessionOnSource(t *testing.T, cfg config) (*Backend, *session) {
 		t.Fatal(err)
 	}
 	return b, ps.(*session)
+}
+
+// connectedTransport answers Connected like a PC/SC handle: nil while it
+// reaches the card it was made to.
+type connectedTransport struct {
+	cardedge.Transport
+	err *error
+}
+
+func (t connectedTransport) Connected() error { return *t.err }
+
+// An insertion event for a card the slot already read through a live
+// connection (the reader listing beat the monitor, as after a pcscd
+// restart) keeps the token and its sessions; once the connection no longer
+// reaches the card, the same event means a new card.
+func TestInsertionAlreadySeen(t *testing.T) {
+	tok := buildToken(t, testtoken.Alice())
+	card, err := tok.NewCard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var connErr error
+	src := &connectedSource{Source: testtoken.NewSource(), err: &connErr}
+	src.Attach("Reader", vcard.NewSlot(card))
+	b, s := sessionOnSource(t, config{dynamic: src})
+	inserted := cardedge.Event{Reader: "Reader", Kinds: cardedge.CardInserted}
+	b.handleEvent(inserted, src)
+	if _, err := s.LoginState(); err != nil {
+		t.Fatalf("session after a stale insertion event: %v", err)
+	}
+	connErr = cardedge.ErrNoCard
+	b.handleEvent(inserted, src)
+	if _, err := s.LoginState(); rvOf(err) != p11.CKR_SESSION_HANDLE_INVALID {
+		t.Fatalf("session after a new card's insertion: %v, want CKR_SESSION_HANDLE_INVALID", err)
+	}
+}
+
+type connectedSource struct {
+	*testtoken.Source
+	err *error
+}
+
+func (c *connectedSource) Connect(name string) (cardedge.Transport, error) {
+	t, err := c.Source.Connect(name)
+	if err != nil {
+		return nil, err
+	}
+	return connectedTransport{Transport: t, err: c.err}, nil
 }

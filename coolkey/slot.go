@@ -318,6 +318,14 @@ func (s *slot) cardInserted() {
 	s.present.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tok.Load() != nil && s.conn != nil && s.conn.connected != nil && s.conn.connected() == nil {
+		// The token was read through a connection that still reaches
+		// its card, so it was made after this insertion: listing the
+		// readers found the card before the monitor's event came (after
+		// a pcscd restart, for one). Sessions opened since stay.
+		s.b.log.Debug("insertion already seen", "slot", s.id, "reader", s.name)
+		return
+	}
 	if old := s.tok.Swap(nil); old != nil {
 		old.invalidate()
 	}

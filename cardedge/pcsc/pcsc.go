@@ -306,6 +306,21 @@ func (t *Transport) EndTransaction() error {
 // ATR returns the card's ATR.
 func (t *Transport) ATR() []byte { return t.atr }
 
+// Connected asks pcscd, without an APDU, whether this connection still
+// reaches the card it was made to: nil if so, ErrNoCard after a removal,
+// ErrCardReset (reconnected) after a reset. A PC/SC handle outlives no
+// removal, so a live one proves that an insertion event for its reader is
+// one the host has already seen.
+func (t *Transport) Connected() error {
+	if t.card == nil {
+		return fmt.Errorf("pcsc: %w: not connected", cardedge.ErrNoCard)
+	}
+	if _, err := t.card.Status(); err != nil {
+		return t.recover("status", err)
+	}
+	return nil
+}
+
 // Reset warm-resets the card (SCardReconnect with SCARD_RESET_CARD).
 func (t *Transport) Reset() error {
 	if t.card == nil {
