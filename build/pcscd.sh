@@ -25,6 +25,14 @@ wait_for_socket() {
   return 1
 }
 
+# stop_pid ends pcscd pid: SIGTERM, five seconds, then SIGKILL.
+stop_pid() {
+  kill -0 "$1" 2>/dev/null || return 0
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
+
 case "${1:-start}" in
 start)
   if [ -n "$(running_pid)" ]; then
@@ -40,8 +48,7 @@ start)
   # remove because no pcscd runs.
   rm -f /run/pcscd/pcscd.comm
   # Foreground mode under setsid keeps pcscd's log in our file and lets us
-  # know its pid for sure.
-  # vpcd binds its ports without SO_REUSEADDR, so right after an earlier
+  # know its pid for sure. vpcd binds its ports without SO_REUSEADDR, so right after an earlier
   # pcscd's connections closed (TIME_WAIT, up to a minute) its bind fails and
   # pcscd runs with no virtual reader at all. Detect that and try again.
   for attempt in $(seq 1 10); do
@@ -54,9 +61,7 @@ start)
       exit 0
     fi
     echo "pcscd.sh: vpcd could not bind its port (attempt $attempt); retrying in 10 s" >&2
-    pid=$(cat "$MARKER")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$(cat "$MARKER")"
     rm -f /run/pcscd/pcscd.comm
     sleep 10
   done
@@ -66,11 +71,7 @@ start)
 stop)
   if [ -f "$MARKER" ]; then
     pid=$(cat "$MARKER")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid"
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+    stop_pid "$pid"
     rm -f "$MARKER"
     echo "pcscd.sh: stopped pcscd (pid $pid)"
   else

@@ -14,7 +14,7 @@ import (
 // reported) after the command numbered at, counted over all its transports
 // from 1; 0 disarms.
 type glitchSource struct {
-	hookSource
+	wrapSource
 	slot *vcard.Slot
 	n    atomic.Int64
 	at   atomic.Int64
@@ -22,13 +22,13 @@ type glitchSource struct {
 
 func newGlitchSource(slot *vcard.Slot) *glitchSource {
 	g := &glitchSource{slot: slot}
-	g.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+	g.wrapSource = hookSource(func(next cardedge.Transport, cmd []byte) ([]byte, error) {
 		resp, err := next.Transmit(cmd)
 		if n := g.n.Add(1); n == g.at.Load() {
 			g.slot.Card().PowerOn()
 		}
 		return resp, err
-	}}
+	})
 	return g
 }
 

@@ -260,7 +260,7 @@ func TestHoldMaximumAndCooldown(t *testing.T) {
 // once armed, as PC/SC reports a pcscd restart or a removal on the first
 // use of a held transaction.
 type failingSource struct {
-	hookSource
+	wrapSource
 	err  error
 	fail bool
 	sent int // APDUs that reached the card
@@ -268,14 +268,14 @@ type failingSource struct {
 
 func newFailingSource(err error) *failingSource {
 	f := &failingSource{err: err}
-	f.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+	f.wrapSource = hookSource(func(next cardedge.Transport, cmd []byte) ([]byte, error) {
 		if f.fail {
 			f.fail = false
 			return nil, f.err
 		}
 		f.sent++
 		return next.Transmit(cmd)
-	}}
+	})
 	return f
 }
 

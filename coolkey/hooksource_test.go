@@ -10,19 +10,27 @@ import (
 	"github.com/coolkey-go/coolkey-go/vcard"
 )
 
-// hookSource hands out transports whose Transmit goes through hook, so a
-// test can fail, count or disturb commands on their way to the card.
-type hookSource struct {
+// wrapSource hands out its card's transports wrapped by wrap, so a test
+// can change what a transport does or can tell.
+type wrapSource struct {
 	*testtoken.Source
-	hook func(next cardedge.Transport, cmd []byte) ([]byte, error)
+	wrap func(cardedge.Transport) cardedge.Transport
 }
 
-func (h *hookSource) Connect(name string) (cardedge.Transport, error) {
-	t, err := h.Source.Connect(name)
+func (w *wrapSource) Connect(name string) (cardedge.Transport, error) {
+	t, err := w.Source.Connect(name)
 	if err != nil {
 		return nil, err
 	}
-	return &hookTransport{Transport: t, hook: h.hook}, nil
+	return w.wrap(t), nil
+}
+
+// hookSource is a wrapSource whose transports' Transmit goes through hook,
+// so a test can fail, count or disturb commands on their way to the card.
+func hookSource(hook func(next cardedge.Transport, cmd []byte) ([]byte, error)) wrapSource {
+	return wrapSource{Source: testtoken.NewSource(), wrap: func(t cardedge.Transport) cardedge.Transport {
+		return &hookTransport{Transport: t, hook: hook}
+	}}
 }
 
 type hookTransport struct {
@@ -69,7 +77,9 @@ func TestInsertionAlreadySeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var connErr error
-	src := &connectedSource{Source: testtoken.NewSource(), err: &connErr}
+	src := &wrapSource{Source: testtoken.NewSource(), wrap: func(t cardedge.Transport) cardedge.Transport {
+		return connectedTransport{Transport: t, err: &connErr}
+	}}
 	src.Attach("Reader", vcard.NewSlot(card))
 	b, s := sessionOnSource(t, config{dynamic: src})
 	inserted := cardedge.Event{Reader: "Reader", Kinds: cardedge.CardInserted}
@@ -82,17 +92,4 @@ func TestInsertionAlreadySeen(t *testing.T) {
 	if _, err := s.LoginState(); rvOf(err) != p11.CKR_SESSION_HANDLE_INVALID {
 		t.Fatalf("session after a new card's insertion: %v, want CKR_SESSION_HANDLE_INVALID", err)
 	}
-}
-
-type connectedSource struct {
-	*testtoken.Source
-	err *error
-}
-
-func (c *connectedSource) Connect(name string) (cardedge.Transport, error) {
-	t, err := c.Source.Connect(name)
-	if err != nil {
-		return nil, err
-	}
-	return connectedTransport{Transport: t, err: c.err}, nil
 }

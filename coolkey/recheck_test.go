@@ -15,18 +15,18 @@ import (
 // ErrNoReader once drop is set: the connection broke, the card did not
 // move.
 type dropSource struct {
-	hookSource
+	wrapSource
 	drop atomic.Bool
 }
 
 func newDropSource() *dropSource {
 	d := &dropSource{}
-	d.hookSource = hookSource{Source: testtoken.NewSource(), hook: func(next cardedge.Transport, cmd []byte) ([]byte, error) {
+	d.wrapSource = hookSource(func(next cardedge.Transport, cmd []byte) ([]byte, error) {
 		if d.drop.CompareAndSwap(true, false) {
 			return nil, fmt.Errorf("test: %w: connection reset", cardedge.ErrNoReader)
 		}
 		return next.Transmit(cmd)
-	}}
+	})
 	return d
 }
 
